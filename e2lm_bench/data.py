@@ -1,0 +1,195 @@
+"""Where task data comes from: the public source by default, or a local folder named by E2LM_DATA_DIR.
+
+Every loader validates what it reads and raises :class:`DataError` naming the file, the line and the
+field, so a bad row is found before a model spends time on it.
+
+Local layout (the same as ``../shared/data`` and the bundled sample)::
+
+    dialogue_minpairs/dialogue_eval_words.jsonl     {"prompt", "chosen", "rejected"}
+    dialogue_minpairs/dialogue_eval_tokens.jsonl
+    lexical_decision/lexical_decision.jsonl         {"lexeme", "wug"}
+    zorro/<paradigm>.txt                            consecutive line pairs, grammatical first
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+DATA_DIR_ENV = "E2LM_DATA_DIR"
+
+# The 23 Zorro paradigms (file stems of the test suite; Huebner et al. 2021).
+ZORRO_PARADIGMS = (
+    "agreement_determiner_noun-across_1_adjective",
+    "agreement_determiner_noun-between_neighbors",
+    "agreement_subject_verb-across_prepositional_phrase",
+    "agreement_subject_verb-across_relative_clause",
+    "agreement_subject_verb-in_question_with_aux",
+    "agreement_subject_verb-in_simple_question",
+    "anaphor_agreement-pronoun_gender",
+    "argument_structure-dropped_argument",
+    "argument_structure-swapped_arguments",
+    "argument_structure-transitive",
+    "binding-principle_a",
+    "case-subjective_pronoun",
+    "ellipsis-n_bar",
+    "filler-gap-wh_question_object",
+    "filler-gap-wh_question_subject",
+    "irregular-verb",
+    "island-effects-adjunct_island",
+    "island-effects-coordinate_structure_constraint",
+    "local_attractor-in_question_with_aux",
+    "npi_licensing-matrix_question",
+    "npi_licensing-only_npi_licensor",
+    "quantifiers-existential_there",
+    "quantifiers-superlative",
+)
+
+# Public sources, read when E2LM_DATA_DIR is unset.
+DIALOGUE_HUB_IDS = {"words": "fpadovani/dialogue_eval_words", "tokens": "fpadovani/dialogue_eval_tokens"}
+LEXICAL_DECISION_HUB_ID = "bbunzeck/lexical-decision"
+# phueb/UnMasked distributes the Zorro suites with the grammatical sentence first (phueb/Zorro itself
+# puts the ungrammatical one first); pinned so the default data never changes under a user.
+ZORRO_URL = (
+    "https://raw.githubusercontent.com/phueb/UnMasked/df493c82dc9df3ae3f96bb2803cbb1c50a0f3a29/"
+    "test_suites/zorro/{paradigm}.txt"
+)
+
+DIALOGUE_FIELDS = ("prompt", "chosen", "rejected")
+LEXICAL_FIELDS = ("lexeme", "wug")
+
+
+class DataError(ValueError):
+    """Task data that cannot be used as it is; the message names the file, line and field."""
+
+
+def zorro_task_name(paradigm: str) -> str:
+    return "zorro_" + paradigm.replace("-", "_")
+
+
+def local_data_dir() -> Path | None:
+    """The folder named by E2LM_DATA_DIR, made absolute, or None when the variable is unset or empty."""
+    value = os.environ.get(DATA_DIR_ENV, "").strip()
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if not path.is_dir():
+        raise DataError(f"{DATA_DIR_ENV}={value!r} is not a directory")
+    return path
+
+
+def _local_file(relative: str) -> Path | None:
+    root = local_data_dir()
+    if root is None:
+        return None
+    path = root / relative
+    if not path.is_file():
+        raise DataError(f"{path}: file not found ({DATA_DIR_ENV} is set, so task data is read from {root})")
+    return path
+
+
+def _decoded_lines(path: Path) -> list[str]:
+    """Lines of a UTF-8 file without their line ends; a byte that is not UTF-8 is an error naming the line."""
+    lines = []
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                lines.append(raw.decode("utf-8").rstrip("\r\n"))
+            except UnicodeDecodeError as err:
+                raise DataError(f"{path}:{number}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
+    return lines
+
+
+def read_jsonl(path: str | Path, fields: tuple[str, ...]) -> list[dict[str, str]]:
+    """Rows of a JSONL file, each keeping only ``fields``, which must be non-empty strings."""
+    path = Path(path)
+    rows = []
+    for number, line in enumerate(_decoded_lines(path), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+        if not isinstance(record, dict):
+            raise DataError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+        rows.append(_checked_fields(record, fields, f"{path}:{number}"))
+    if not rows:
+        raise DataError(f"{path}: no rows")
+    return rows
+
+
+def _checked_fields(record: dict, fields: tuple[str, ...], where: str) -> dict[str, str]:
+    out = {}
+    for field in fields:
+        if field not in record:
+            raise DataError(f"{where}: missing field {field!r}")
+        value = record[field]
+        if not isinstance(value, str) or not value.strip():
+            raise DataError(f"{where}: field {field!r} must be a non-empty string, got {value!r}")
+        out[field] = value
+    return out
+
+
+def read_pair_lines(path: str | Path, bad_first: bool = False) -> list[dict[str, str]]:
+    """Minimal pairs from a file of consecutive line pairs (lines 1-2, 3-4, ...), grammatical first."""
+    path = Path(path)
+    lines = _decoded_lines(path)
+    while lines and not lines[-1].strip():  # tolerate trailing newlines, nothing else
+        lines.pop()
+    if not lines:
+        raise DataError(f"{path}: empty file (expected consecutive pairs of sentences)")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise DataError(f"{path}:{number}: blank line inside the file would misalign the sentence pairs")
+    if len(lines) % 2:
+        raise DataError(f"{path}: odd number of lines ({len(lines)}); line {len(lines)} has no partner")
+    good, bad = (1, 0) if bad_first else (0, 1)
+    return [
+        {"sentence_good": lines[i + good], "sentence_bad": lines[i + bad], "pair_id": i // 2}
+        for i in range(0, len(lines), 2)
+    ]
+
+
+def _hub_rows(hub_id: str, fields: tuple[str, ...]) -> list[dict[str, str]]:
+    import datasets
+
+    table = datasets.load_dataset(hub_id, split="train")
+    return [_checked_fields(record, fields, f"{hub_id} row {i}") for i, record in enumerate(table)]
+
+
+def _download(url: str) -> Path:
+    import datasets
+
+    return Path(datasets.DownloadManager().download(url))
+
+
+def dialogue_minpairs_rows(variant: str) -> list[dict[str, str]]:
+    if variant not in DIALOGUE_HUB_IDS:
+        raise DataError(f"unknown dialogue_minpairs variant {variant!r}; expected one of {sorted(DIALOGUE_HUB_IDS)}")
+    local = _local_file(f"dialogue_minpairs/dialogue_eval_{variant}.jsonl")
+    if local is not None:
+        return read_jsonl(local, DIALOGUE_FIELDS)
+    return _hub_rows(DIALOGUE_HUB_IDS[variant], DIALOGUE_FIELDS)
+
+
+def lexical_decision_rows() -> list[dict[str, str]]:
+    local = _local_file("lexical_decision/lexical_decision.jsonl")
+    if local is not None:
+        return read_jsonl(local, LEXICAL_FIELDS)
+    return _hub_rows(LEXICAL_DECISION_HUB_ID, LEXICAL_FIELDS)
+
+
+def zorro_rows(paradigm: str) -> list[dict[str, str]]:
+    if paradigm not in ZORRO_PARADIGMS:
+        raise DataError(f"unknown Zorro paradigm {paradigm!r}")
+    local = _local_file(f"zorro/{paradigm}.txt")
+    return read_pair_lines(local if local is not None else _download(ZORRO_URL.format(paradigm=paradigm)))
+
+
+def as_test_split(rows: list[dict]) -> dict:
+    """The ``{split: Dataset}`` shape that lm-eval's ``custom_dataset`` hook must return."""
+    import datasets
+
+    return {"test": datasets.Dataset.from_list(rows)}

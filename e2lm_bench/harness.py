@@ -1,0 +1,128 @@
+"""``e2lm-bench eval``: the lm-eval command line with this package's tasks already on the include path.
+
+lm-eval 0.4.13 has no plugin discovery for tasks, so this wrapper hands lm-eval a ``TaskManager`` that
+also scans our task folder. When every requested task is ours it skips lm-eval's built-in catalogue
+(about 14,000 tasks, ~5 s per call). Everything else is lm-eval's own CLI, unchanged.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+from e2lm_bench.data import DATA_DIR_ENV, DataError
+
+LM_EVAL_SUBCOMMANDS = {"run", "ls", "list", "validate"}
+DEFAULT_BATCH_SIZE = "auto"  # lm-eval's default of 1 is ~8x slower on minimal pairs; auto caps at 64
+
+
+def tasks_dir() -> Path:
+    from lm_eval_tasks import TASKS_DIR
+
+    return TASKS_DIR
+
+
+@lru_cache(maxsize=1)
+def own_task_manager():
+    """A TaskManager over our folder only (milliseconds, unlike the full catalogue)."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_defaults=False, include_path=str(tasks_dir()))
+
+
+def own_task_names() -> list[str]:
+    return sorted(own_task_manager().all_subtasks + own_task_manager().all_groups)
+
+
+def only_own_tasks(names: list[str]) -> bool:
+    """True when every requested name (or pattern) is one of our tasks or groups."""
+    manager = own_task_manager()
+    return bool(names) and all(not name.endswith(".yaml") and manager.match_tasks([name]) for name in names)
+
+
+def _option_value(argv: list[str], *flags: str) -> str | None:
+    for i, arg in enumerate(argv):
+        for flag in flags:
+            if arg == flag and i + 1 < len(argv):
+                return argv[i + 1]
+            if arg.startswith(flag + "="):
+                return arg.split("=", 1)[1]
+    return None
+
+
+def _install_task_manager(skip_builtin: bool) -> None:
+    """Make lm-eval's CLI build TaskManagers that include our folder (and maybe not the built-ins)."""
+    import lm_eval.tasks
+
+    base = lm_eval.tasks.TaskManager
+    if getattr(base, "_e2lm_bench", False):
+        base = base.__bases__[0]
+    ours = str(tasks_dir())
+
+    class TaskManagerWithOurTasks(base):
+        _e2lm_bench = True
+
+        def __init__(self, *args, include_path=None, include_defaults=True, **kwargs):
+            extra = [] if include_path is None else [include_path] if isinstance(include_path, (str, Path)) else list(include_path)
+            super().__init__(
+                *args, include_path=[ours, *extra], include_defaults=include_defaults and not skip_builtin, **kwargs
+            )
+
+    lm_eval.tasks.TaskManager = TaskManagerWithOurTasks
+
+
+def prepare_argv(argv: list[str]) -> tuple[list[str], bool]:
+    """lm-eval's argv with our defaults added, and whether the built-in catalogue can be skipped."""
+    argv = list(argv)
+    data_dir = _option_value(argv, "--data-dir")
+    if data_dir is not None:
+        index = next(i for i, a in enumerate(argv) if a == "--data-dir" or a.startswith("--data-dir="))
+        del argv[index : index + (1 if "=" in argv[index] else 2)]
+        os.environ[DATA_DIR_ENV] = str(_resolve_data_dir(data_dir))
+    subcommand = argv[0] if argv and argv[0] in LM_EVAL_SUBCOMMANDS else "run"
+    if subcommand != "run" or any(a in ("-h", "--help") for a in argv):
+        return argv, False
+    if _option_value(argv, "--batch_size", "--batch-size", "-b") is None:
+        argv += ["--batch_size", DEFAULT_BATCH_SIZE]
+    tasks = _option_value(argv, "--tasks", "-t")
+    names = [name.strip() for name in tasks.split(",") if name.strip()] if tasks else []
+    include_path = _option_value(argv, "--include_path", "--include-path")
+    return argv, include_path is None and only_own_tasks(names)
+
+
+def _resolve_data_dir(value: str) -> Path:
+    if value == "sample":
+        from e2lm_bench.sample_data import SAMPLE_DATA_DIR
+
+        return SAMPLE_DATA_DIR
+    return Path(value).expanduser().resolve()
+
+
+def run(argv: list[str]) -> int:
+    """Run lm-eval's CLI on ``argv``; user errors become one clear line and exit status 2."""
+    from lm_eval.__main__ import cli_evaluate
+
+    try:
+        argv, skip_builtin = prepare_argv(argv)
+        _install_task_manager(skip_builtin)
+        sys.argv = ["e2lm-bench eval", *argv]
+        cli_evaluate()
+    except DataError as err:
+        print(f"e2lm-bench eval: data error: {err}", file=sys.stderr)
+        return 2
+    except ValueError as err:
+        if not str(err).startswith("Tasks not found"):
+            raise
+        print(f"e2lm-bench eval: {err}.{_suggestions(str(err))}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _suggestions(message: str) -> str:
+    missing = [name.strip() for name in message.split(":", 1)[1].split(",")]
+    close = sorted({m for name in missing for m in difflib.get_close_matches(name, own_task_names(), n=3)})
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    return hint + " Our tasks: dialogue_minpairs, lexical_decision, zorro (`e2lm-bench eval ls tasks` lists all)."

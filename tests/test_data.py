@@ -1,0 +1,82 @@
+"""Bad input: every error names the file, the line and the field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from e2lm_bench.data import DataError, dialogue_minpairs_rows, read_jsonl, read_pair_lines, zorro_rows
+
+
+def _write(path, text: str | bytes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def test_missing_field_names_file_line_and_field(tmp_path):
+    path = _write(tmp_path / "d.jsonl", json.dumps({"prompt": "a", "chosen": "b", "rejected": "c"}) + "\n"
+                  + json.dumps({"prompt": "a", "chosen": "b"}) + "\n")
+    with pytest.raises(DataError, match=r"d\.jsonl:2: missing field 'rejected'"):
+        read_jsonl(path, ("prompt", "chosen", "rejected"))
+
+
+def test_empty_or_non_string_field(tmp_path):
+    path = _write(tmp_path / "d.jsonl", json.dumps({"lexeme": "dog", "wug": ""}) + "\n")
+    with pytest.raises(DataError, match=r"d\.jsonl:1: field 'wug' must be a non-empty string"):
+        read_jsonl(path, ("lexeme", "wug"))
+
+
+def test_malformed_json_line(tmp_path):
+    path = _write(tmp_path / "d.jsonl", '{"lexeme": "dog", "wug": "dag"}\n{"lexeme": \n')
+    with pytest.raises(DataError, match=r"d\.jsonl:2: not valid JSON"):
+        read_jsonl(path, ("lexeme", "wug"))
+
+
+def test_odd_line_count(tmp_path):
+    path = _write(tmp_path / "p.txt", "a b .\na bs .\nthe c .")
+    with pytest.raises(DataError, match=r"p\.txt: odd number of lines \(3\); line 3 has no partner"):
+        read_pair_lines(path)
+
+
+def test_empty_file(tmp_path):
+    with pytest.raises(DataError, match=r"p\.txt: empty file"):
+        read_pair_lines(_write(tmp_path / "p.txt", "\n"))
+    with pytest.raises(DataError, match=r"d\.jsonl: no rows"):
+        read_jsonl(_write(tmp_path / "d.jsonl", ""), ("lexeme",))
+
+
+def test_blank_line_inside_pairs(tmp_path):
+    with pytest.raises(DataError, match=r"p\.txt:2: blank line"):
+        read_pair_lines(_write(tmp_path / "p.txt", "a .\n\nb .\nc ."))
+
+
+def test_non_utf8_bytes_name_the_line(tmp_path):
+    with pytest.raises(DataError, match=r"p\.txt:3: not valid UTF-8"):
+        read_pair_lines(_write(tmp_path / "p.txt", b"a .\nb .\nc \xff .\nd ."))
+
+
+def test_pairs_grammatical_first_and_bad_first(tmp_path):
+    path = _write(tmp_path / "p.txt", "good one .\nbad one .\ngood two .\nbad two .\n")
+    assert [p["sentence_good"] for p in read_pair_lines(path)] == ["good one .", "good two ."]
+    assert [p["sentence_good"] for p in read_pair_lines(path, bad_first=True)] == ["bad one .", "bad two ."]
+
+
+def test_missing_file_under_data_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("E2LM_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError, match=r"dialogue_eval_words\.jsonl: file not found \(E2LM_DATA_DIR is set"):
+        dialogue_minpairs_rows("words")
+
+
+def test_data_dir_that_does_not_exist(monkeypatch, tmp_path):
+    monkeypatch.setenv("E2LM_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match="is not a directory"):
+        zorro_rows("ellipsis-n_bar")
+
+
+def test_unknown_paradigm_and_variant():
+    with pytest.raises(DataError, match="unknown Zorro paradigm"):
+        zorro_rows("ellipsis")
+    with pytest.raises(DataError, match="unknown dialogue_minpairs variant"):
+        dialogue_minpairs_rows("chars")
