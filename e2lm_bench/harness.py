@@ -8,6 +8,7 @@ also scans our task folder. When every requested task is ours it skips lm-eval's
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import sys
 from functools import lru_cache
@@ -51,6 +52,13 @@ def _option_value(argv: list[str], *flags: str) -> str | None:
             if arg.startswith(flag + "="):
                 return arg.split("=", 1)[1]
     return None
+
+
+class _DropCustomDatasetHint(logging.Filter):
+    """lm-eval logs a hint about ``--metadata`` for every task loaded through ``custom_dataset``; ours need none."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Custom kwargs can be passed" not in record.getMessage()
 
 
 def _install_task_manager(skip_builtin: bool) -> None:
@@ -108,6 +116,7 @@ def run(argv: list[str]) -> int:
     try:
         argv, skip_builtin = prepare_argv(argv)
         _install_task_manager(skip_builtin)
+        logging.getLogger("lm_eval.api.task").addFilter(_DropCustomDatasetHint())
         sys.argv = ["e2lm-bench eval", *argv]
         cli_evaluate()
     except DataError as err:

@@ -80,3 +80,37 @@ def test_unknown_paradigm_and_variant():
         zorro_rows("ellipsis")
     with pytest.raises(DataError, match="unknown dialogue_minpairs variant"):
         dialogue_minpairs_rows("chars")
+
+
+def test_hub_source_is_used_without_data_dir(monkeypatch):
+    """The default source: the hub dataset, validated like a local file (the hub call itself is mocked)."""
+    import datasets
+
+    calls = []
+
+    def fake_load_dataset(path, split):
+        calls.append((path, split))
+        return datasets.Dataset.from_list([{"prompt": "*MOT: hi .", "chosen": "*CHI: hi .", "rejected": "*CHI: no ."},
+                                           {"prompt": "*MOT: hi .", "chosen": "", "rejected": "*CHI: no ."}])
+
+    monkeypatch.delenv("E2LM_DATA_DIR", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    with pytest.raises(DataError, match=r"fpadovani/dialogue_eval_tokens row 1: field 'chosen'"):
+        dialogue_minpairs_rows("tokens")
+    assert calls == [("fpadovani/dialogue_eval_tokens", "train")]
+
+
+def test_zorro_default_source_is_the_pinned_suite_file(monkeypatch, tmp_path):
+    from e2lm_bench import data
+
+    fetched = []
+
+    def fake_download(url):
+        fetched.append(url)
+        return _write(tmp_path / "suite.txt", "good .\nbad .\n")
+
+    monkeypatch.delenv("E2LM_DATA_DIR", raising=False)
+    monkeypatch.setattr(data, "_download", fake_download)
+    assert zorro_rows("ellipsis-n_bar") == [{"sentence_good": "good .", "sentence_bad": "bad .", "pair_id": 0}]
+    assert fetched == ["https://raw.githubusercontent.com/phueb/UnMasked/df493c82dc9df3ae3f96bb2803cbb1c50a0f3a29/"
+                       "test_suites/zorro/ellipsis-n_bar.txt"]
