@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from e2lm_bench.errors import UserError
+
 EVAL_HELP = """\
 usage: e2lm-bench eval [--data-dir DIR|sample] <any lm_eval arguments>
 
@@ -45,6 +47,38 @@ def _build_parser() -> argparse.ArgumentParser:
     conventions.add_argument("--batch-size", type=int, default=64)
     conventions.add_argument("--device")
     conventions.add_argument("--trust-remote-code", action="store_true")
+
+    trajectory = commands.add_parser(
+        "trajectory", help="evaluate tasks over checkpoint series into DIR/results.csv (resumable, shardable)"
+    )
+    trajectory.add_argument("series", nargs="+", help="checkpoint folder, model folder, or Hub repository id")
+    trajectory.add_argument("--tasks", required=True, help="comma-separated lm-eval tasks or groups (ours or built-in)")
+    trajectory.add_argument("--output", required=True, type=Path, help="run folder (results, samples, failures)")
+    trajectory.add_argument("--limit", type=int, help="first N documents per task")
+    trajectory.add_argument("--batch-size", type=int, default=64)
+    trajectory.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
+    trajectory.add_argument("--shard", default="0/1", help="I/N: run the I-th (0-based) of N disjoint parts")
+    trajectory.add_argument("--dtype", help="model dtype, e.g. bfloat16 (default: as saved)")
+    trajectory.add_argument("--trust-remote-code", action="store_true")
+    trajectory.add_argument("--include-path", help="an extra folder of task YAMLs")
+    trajectory.add_argument("--data-dir", help="E2LM_DATA_DIR for our tasks ('sample' = the bundled sample)")
+    trajectory.add_argument("--every", type=int, help="keep checkpoints whose step is a multiple of N")
+    trajectory.add_argument("--max-step", type=int, help="keep checkpoints up to this step")
+    trajectory.add_argument("--tokens-per-step", type=float, help="tokens per step, for a token axis on non-E2LM series")
+
+    score = commands.add_parser("score", help="signal quality, ranking consistency, compliance: DIR/scores.json")
+    score.add_argument("results", type=Path, help="run folder, results CSV, or the organizers' curve JSON")
+    score.add_argument("--x", default="step", choices=["step", "tokens", "words"], help="checkpoint order axis")
+    score.add_argument("--organizer-curves", type=Path, help="add the organizers' curves (E2LM JSON) to the table")
+    score.add_argument("--rc-pairs", help="model pairs for ranking consistency: a:b,c:d")
+    score.add_argument("--rc-reference", type=float, help="x value of the reference checkpoint for RC")
+    score.add_argument("--rc-variant", default="agreement", choices=["agreement", "kendall"])
+    score.add_argument("--cs-pairs", help="science:control model pairs for scientific compliance")
+    score.add_argument("--cs-variant", default="win_rate", choices=["win_rate", "gap"])
+    score.add_argument("--output", type=Path, help="scores.json path (default: in the run folder)")
+
+    report = commands.add_parser("report", help="DIR/report.html (self-contained) and DIR/report.md with plots")
+    report.add_argument("run", type=Path, help="run folder with results and scores.json")
     return parser
 
 
@@ -59,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
-    except (ValueError, OSError) as err:
+    except (UserError, OSError) as err:
         print(f"e2lm-bench {args.command}: {err}", file=sys.stderr)
         return 2
 
@@ -106,7 +140,73 @@ def _conventions(args) -> int:
     return 0
 
 
-_COMMANDS = {"baseline": _baseline, "sample-data": _sample_data, "conventions": _conventions}
+def _trajectory(args) -> int:
+    import os
+
+    from e2lm_bench.harness import resolve_data_dir
+    from e2lm_bench.trajectory import TrajectoryConfig, parse_shard, run_trajectory
+
+    if args.data_dir:
+        os.environ["E2LM_DATA_DIR"] = str(resolve_data_dir(args.data_dir))
+    config = TrajectoryConfig(
+        series=args.series, tasks=[t.strip() for t in args.tasks.split(",") if t.strip()], output=args.output,
+        limit=args.limit, batch_size=args.batch_size, device=args.device, shard=parse_shard(args.shard),
+        dtype=args.dtype, trust_remote_code=args.trust_remote_code, include_path=args.include_path,
+        every=args.every, max_step=args.max_step, tokens_per_step=args.tokens_per_step,
+        hub_token=os.environ.get("HF_TOKEN") or None,
+    )
+    summary = run_trajectory(config)
+    print(f"evaluated {len(summary.evaluated)}, already done {summary.skipped}, failed checkpoints {len(summary.failed)}")
+    for failure in summary.failed:
+        print(f"  failed: {failure['location']}: {failure['error']}")
+    print(f"results: {summary.results_csv}")
+    return 1 if summary.failed else 0
+
+
+def _pairs(text: str | None) -> list[tuple[str, str]] | None:
+    if not text:
+        return None
+    pairs = [tuple(p.split(":", 1)) for p in text.split(",")]
+    if any(len(p) != 2 or not all(p) for p in pairs):
+        raise UserError(f"model pairs {text!r}: expected a:b,c:d")
+    return pairs
+
+
+def _score(args) -> int:
+    import json
+
+    import pandas as pd
+
+    from e2lm_bench.results import atomic_write_text, load_organizer_curves, read_results
+    from e2lm_bench.scoring import format_scores, score_results
+
+    source = args.results
+    table = load_organizer_curves(source) if source.suffix == ".json" else read_results(source)
+    if args.organizer_curves:
+        table = pd.concat([table, load_organizer_curves(args.organizer_curves)], ignore_index=True)
+    scores = score_results(
+        table, x=args.x, rc_pairs=_pairs(args.rc_pairs), rc_reference=args.rc_reference,
+        rc_variant=args.rc_variant, cs_pairs=_pairs(args.cs_pairs), cs_variant=args.cs_variant,
+    )
+    output = args.output or (source if source.is_dir() else source.parent) / "scores.json"
+    atomic_write_text(Path(output), json.dumps(scores, indent=1, allow_nan=False))
+    print(format_scores(scores))
+    print(f"scores: {output}")
+    return 0
+
+
+def _report(args) -> int:
+    from e2lm_bench.report import write_report
+
+    paths = write_report(args.run)
+    print(f"report: {paths['html']}\n        {paths['markdown']}")
+    return 0
+
+
+_COMMANDS = {
+    "baseline": _baseline, "sample-data": _sample_data, "conventions": _conventions,
+    "trajectory": _trajectory, "score": _score, "report": _report,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,6 +13,8 @@ Local layout (the same as ``../shared/data`` and the bundled sample)::
 
 from __future__ import annotations
 
+from e2lm_bench.errors import UserError
+
 import json
 import os
 from pathlib import Path
@@ -60,7 +62,7 @@ DIALOGUE_FIELDS = ("prompt", "chosen", "rejected")
 LEXICAL_FIELDS = ("lexeme", "wug")
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """Task data that cannot be used as it is; the message names the file, line and field."""
 
 

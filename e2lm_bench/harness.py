@@ -61,6 +61,12 @@ class _DropCustomDatasetHint(logging.Filter):
         return "Custom kwargs can be passed" not in record.getMessage()
 
 
+def silence_custom_dataset_hint() -> None:
+    task_logger = logging.getLogger("lm_eval.api.task")
+    if not any(isinstance(f, _DropCustomDatasetHint) for f in task_logger.filters):
+        task_logger.addFilter(_DropCustomDatasetHint())
+
+
 def _install_task_manager(skip_builtin: bool) -> None:
     """Make lm-eval's CLI build TaskManagers that include our folder (and maybe not the built-ins)."""
     import lm_eval.tasks
@@ -89,7 +95,7 @@ def prepare_argv(argv: list[str]) -> tuple[list[str], bool]:
     if data_dir is not None:
         index = next(i for i, a in enumerate(argv) if a == "--data-dir" or a.startswith("--data-dir="))
         del argv[index : index + (1 if "=" in argv[index] else 2)]
-        os.environ[DATA_DIR_ENV] = str(_resolve_data_dir(data_dir))
+        os.environ[DATA_DIR_ENV] = str(resolve_data_dir(data_dir))
     subcommand = argv[0] if argv and argv[0] in LM_EVAL_SUBCOMMANDS else "run"
     if subcommand != "run" or any(a in ("-h", "--help") for a in argv):
         return argv, False
@@ -101,7 +107,7 @@ def prepare_argv(argv: list[str]) -> tuple[list[str], bool]:
     return argv, include_path is None and only_own_tasks(names)
 
 
-def _resolve_data_dir(value: str) -> Path:
+def resolve_data_dir(value: str) -> Path:
     if value == "sample":
         from e2lm_bench.sample_data import SAMPLE_DATA_DIR
 
@@ -116,7 +122,7 @@ def run(argv: list[str]) -> int:
     try:
         argv, skip_builtin = prepare_argv(argv)
         _install_task_manager(skip_builtin)
-        logging.getLogger("lm_eval.api.task").addFilter(_DropCustomDatasetHint())
+        silence_custom_dataset_hint()
         sys.argv = ["e2lm-bench eval", *argv]
         cli_evaluate()
     except DataError as err:

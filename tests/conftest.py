@@ -81,3 +81,15 @@ def data_dir(tmp_path_factory):
 def use_data_dir(monkeypatch, data_dir):
     monkeypatch.setenv("E2LM_DATA_DIR", str(data_dir))
     return data_dir
+
+
+def write_series(root: Path, tokenizer, steps=(100, 200, 300, 400), preset="llama-tiny") -> Path:
+    """A checkpoint folder: checkpoint-<step> subfolders of a tiny model sharing one tokenizer."""
+    for seed, step in enumerate(steps):
+        save_untrained_model(root / f"checkpoint-{step}", tokenizer, preset=preset, seed=seed)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_series(tmp_path_factory, tokenizer_bos):
+    return write_series(tmp_path_factory.mktemp("series") / "tiny", tokenizer_bos)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from e2lm_bench.errors import UserError
 from transformers import AutoConfig, GPT2Config, LlamaConfig, PretrainedConfig
 
 PRESETS: dict[str, dict] = {
@@ -30,7 +31,7 @@ def config_from(preset_or_file: str, tokenizer=None) -> PretrainedConfig:
     elif Path(preset_or_file).exists():
         config = AutoConfig.from_pretrained(preset_or_file)
     else:
-        raise ValueError(f"unknown preset {preset_or_file!r}: expected one of {', '.join(PRESETS)} or a config file")
+        raise UserError(f"unknown preset {preset_or_file!r}: expected one of {', '.join(PRESETS)} or a config file")
     if tokenizer is not None:
         config.vocab_size = len(tokenizer)
         for name in ("bos_token_id", "eos_token_id", "pad_token_id"):

@@ -1,0 +1,97 @@
+"""The trajectory runner against a shell loop of the lm_eval CLI over the same checkpoints.
+
+Builds a series of 4 tiny checkpoints (a few hundred thousand parameters), evaluates the same task,
+limit and batch size both ways, checks that every metric value is identical, and prints both wall
+times and their ratio. Both sides run as fresh processes, end to end, one after the other.
+
+    python benchmarks/trajectory_vs_shell_loop.py [--data-dir ../shared/data] [--task dialogue_minpairs_words] [--limit 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def build_series(root: Path, steps=(1000, 2000, 3000, 4000)) -> Path:
+    from e2lm_bench.sample_data import sample_tokenizer
+    from training.baselines import save_untrained_model
+
+    tokenizer = sample_tokenizer()
+    for seed, step in enumerate(steps):
+        save_untrained_model(root / f"checkpoint-{step}", tokenizer, preset="llama-tiny", seed=seed)
+    return root
+
+
+def shell_loop(series: Path, task: str, limit: int, batch_size: int, out: Path, env: dict) -> tuple[float, dict]:
+    values = {}
+    start = time.perf_counter()
+    for checkpoint in sorted(series.iterdir()):
+        target = out / checkpoint.name
+        subprocess.run(
+            ["lm_eval", "--model", "hf", "--model_args", f"pretrained={checkpoint}", "--tasks", task,
+             "--include_path", str(ROOT / "lm_eval_tasks"), "--limit", str(limit), "--batch_size", str(batch_size),
+             "--device", "cpu", "--output_path", str(target)],
+            check=True, env=env, capture_output=True,
+        )
+        values[checkpoint.name] = json.loads(next(target.rglob("results_*.json")).read_text())["results"][task]
+    return time.perf_counter() - start, values
+
+
+def runner(series: Path, task: str, limit: int, batch_size: int, out: Path, env: dict) -> tuple[float, dict]:
+    start = time.perf_counter()
+    subprocess.run(
+        ["e2lm-bench", "trajectory", str(series), "--tasks", task, "--limit", str(limit), "--batch-size",
+         str(batch_size), "--device", "cpu", "--output", str(out)],
+        check=True, env=env, capture_output=True,
+    )
+    elapsed = time.perf_counter() - start
+    import pandas as pd
+
+    table = pd.read_csv(out / "results.csv")
+    values = {}
+    for row in table.itertuples():
+        values.setdefault(row.checkpoint, {})[f"{row.metric},none"] = row.value
+    return elapsed, values
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--task", default="dialogue_minpairs_words")
+    parser.add_argument("--limit", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args()
+    env = {**os.environ, "E2LM_DATA_DIR": str(Path(args.data_dir).resolve())}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        series = build_series(tmp / "series")
+        loop_time, loop_values = shell_loop(series, args.task, args.limit, args.batch_size, tmp / "loop", env)
+        run_time, run_values = runner(series, args.task, args.limit, args.batch_size, tmp / "run", env)
+    mismatches = [
+        (checkpoint, key, value, run_values[checkpoint][key])
+        for checkpoint, result in loop_values.items()
+        for key, value in result.items()
+        if key in run_values.get(checkpoint, {}) and abs(value - run_values[checkpoint][key]) > 1e-9
+    ]
+    compared = sum(key in run_values.get(c, {}) for c, r in loop_values.items() for key in r)
+    print(f"command: {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}")
+    print(f"series: 4 checkpoints of llama-tiny; task {args.task}, limit {args.limit}, batch size {args.batch_size}")
+    print(f"shell loop of lm_eval: {loop_time:7.1f} s")
+    print(f"e2lm-bench trajectory: {run_time:7.1f} s")
+    print(f"speed-up: {loop_time / run_time:.1f}x; metric values compared: {compared}, differing: {len(mismatches)}")
+    for mismatch in mismatches:
+        print("  differs:", mismatch)
+    sys.exit(1 if mismatches or not compared else 0)
+
+
+if __name__ == "__main__":
+    main()

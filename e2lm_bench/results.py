@@ -1,0 +1,182 @@
+"""The results table every part shares: one row per (model, checkpoint, task, metric).
+
+The trajectory runner writes one small CSV per (model, checkpoint, task) under ``DIR/parts/``, each
+replaced atomically, so a killed run never leaves a half-written file and shards of a job array can
+write into the same folder. ``DIR/results.csv`` is the merged view; scoring and reports read the
+merged table only.
+"""
+
+from __future__ import annotations
+
+from e2lm_bench.errors import UserError
+
+import csv
+import io
+import os
+import re
+import tempfile
+import zlib
+from pathlib import Path
+
+import pandas as pd
+
+COLUMNS = ("model", "checkpoint", "step", "tokens", "words", "task", "metric", "value", "stderr")
+NUMERIC = ("step", "tokens", "words", "value", "stderr")
+PARTS = "parts"
+RESULTS_CSV = "results.csv"
+
+
+class ResultsError(UserError):
+    """A results file or folder that cannot be read as the results table; the message names it."""
+
+
+def safe_name(name: str) -> str:
+    """A file-name-safe, readable, collision-free form of a model, checkpoint or task name."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "_"
+    return cleaned if cleaned == name else f"{cleaned}-{zlib.crc32(name.encode('utf-8')):08x}"
+
+
+def part_path(out_dir: str | Path, model: str, checkpoint: str, task: str) -> Path:
+    return Path(out_dir) / PARTS / safe_name(model) / safe_name(checkpoint) / f"{safe_name(task)}.csv"
+
+
+def is_done(out_dir: str | Path, model: str, checkpoint: str, task: str) -> bool:
+    return part_path(out_dir, model, checkpoint, task).is_file()
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write through a temporary file in the same folder and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are for sharing
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def write_part(out_dir: str | Path, model: str, checkpoint: str, task: str, rows: list[dict]) -> Path:
+    """The rows of one (model, checkpoint, task), written atomically; their presence marks it done."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="raise")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({column: row.get(column) for column in COLUMNS})
+    return atomic_write_text(part_path(out_dir, model, checkpoint, task), buffer.getvalue())
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, dtype={"model": str, "checkpoint": str, "task": str, "metric": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ResultsError(f"{path}: not a readable CSV ({err})") from None
+    missing = [column for column in COLUMNS if column not in frame.columns]
+    if missing:
+        raise ResultsError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}")
+    for column in NUMERIC:
+        try:
+            frame[column] = pd.to_numeric(frame[column])
+        except (ValueError, TypeError):
+            bad = frame[column][pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()]
+            raise ResultsError(
+                f"{path}: line {bad.index[0] + 2}: column {column!r} is not a number ({bad.iloc[0]!r})"
+            ) from None
+    return frame[list(COLUMNS)]
+
+
+def read_results(path: str | Path) -> pd.DataFrame:
+    """The merged table from a run folder (all its parts, whichever shard wrote them) or from one CSV file."""
+    path = Path(path)
+    if path.is_file():
+        return _read_csv(path)
+    if not path.is_dir():
+        raise ResultsError(f"{path}: no such results file or folder")
+    parts = sorted((path / PARTS).glob("*/*/*.csv"))
+    if parts:
+        return pd.concat([_read_csv(p) for p in parts], ignore_index=True)
+    if (path / RESULTS_CSV).is_file():
+        return _read_csv(path / RESULTS_CSV)
+    raise ResultsError(f"{path}: no results in this folder (expected {PARTS}/ or {RESULTS_CSV})")
+
+
+def write_results_csv(out_dir: str | Path) -> Path:
+    """Merge every part under ``out_dir`` into ``out_dir/results.csv``, sorted, atomically."""
+    table = read_results(out_dir) if (Path(out_dir) / PARTS).is_dir() else pd.DataFrame(columns=COLUMNS)
+    table = table.sort_values(["model", "task", "metric", "step", "checkpoint"], kind="stable")
+    return atomic_write_text(Path(out_dir) / RESULTS_CSV, table.to_csv(index=False))
+
+
+def load_organizer_curves(
+    path: str | Path,
+    models: list[str] | None = None,
+    benchmarks: list[str] | None = None,
+    every: int | None = 4000,
+    max_tokens: float | None = 206e9,
+) -> pd.DataFrame:
+    """The organizers' public E2LM curves (reference §6) as a results table, so they score like our own runs.
+
+    The defaults are KIT5's selection (iterations divisible by 4000 up to ~206 GT: 4k..56k, 14 points), which
+    reproduces the published SQ values. Null values are missing and dropped. The file names no metric; the
+    values are the benchmarks' accuracies, hence metric "acc".
+    """
+    import json
+
+    not_benchmarks = ("iteration", "gtokens", "model_type", "experiment")
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ResultsError(f"{path}: cannot read ({err.strerror or err})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ResultsError(f"{path}: not valid JSON ({err})") from None
+    data = document.get("data") if isinstance(document, dict) else None
+    if not isinstance(data, dict):
+        raise ResultsError(f"{path}: missing key 'data' (an object of model -> curves)")
+    unknown = [model for model in models or [] if model not in data]
+    if unknown:
+        raise ResultsError(f"{path}: no model(s) {', '.join(map(repr, unknown))} under 'data'")
+    rows = []
+    for model in models or sorted(data):
+        entry = data[model]
+        if not isinstance(entry, dict) or not isinstance(entry.get("iteration"), list):
+            raise ResultsError(f"{path}: data[{model!r}] has no 'iteration' list")
+        iterations = entry["iteration"]
+        names = benchmarks or [key for key in entry if key not in not_benchmarks]
+        for key in ("gtokens", *names):
+            values = entry.get(key)
+            if not isinstance(values, list):
+                raise ResultsError(f"{path}: data[{model!r}] has no {key!r} list")
+            if len(values) != len(iterations):
+                raise ResultsError(
+                    f"{path}: data[{model!r}][{key!r}] has {len(values)} values but 'iteration' has {len(iterations)}"
+                )
+        for position, (iteration, gtokens) in enumerate(zip(iterations, entry["gtokens"])):
+            if not isinstance(iteration, (int, float)) or not isinstance(gtokens, (int, float, type(None))):
+                raise ResultsError(f"{path}: data[{model!r}] position {position}: iteration/gtokens not a number")
+            if gtokens is None:
+                continue
+            tokens = gtokens * 1e9
+            if (every is not None and iteration % every) or (max_tokens is not None and tokens > max_tokens):
+                continue
+            for name in names:
+                value = entry[name][position]
+                if not isinstance(value, (int, float, type(None))):
+                    raise ResultsError(f"{path}: data[{model!r}][{name!r}][{position}] is not a number ({value!r})")
+                if pd.isna(value):
+                    continue
+                rows.append({
+                    "model": model, "checkpoint": f"iter_{int(iteration):07d}", "step": int(iteration),
+                    "tokens": tokens, "words": float("nan"), "task": name, "metric": "acc",
+                    "value": float(value), "stderr": float("nan"),
+                })
+    return pd.DataFrame(rows, columns=list(COLUMNS))
