@@ -9,7 +9,6 @@ times and their ratio. Both sides run as fresh processes, end to end, one after 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -18,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, task_arguments
 
 
 def build_series(root: Path, steps=(1000, 2000, 3000, 4000)) -> Path:
@@ -64,13 +63,8 @@ def runner(series: Path, task: str, limit: int, batch_size: int, out: Path, env:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--task", default="dialogue_minpairs_words")
-    parser.add_argument("--limit", type=int, default=200)
-    parser.add_argument("--batch-size", type=int, default=64)
-    args = parser.parse_args()
-    env = {**os.environ, "E2LM_DATA_DIR": str(Path(args.data_dir).resolve())}
+    args = task_arguments(__doc__, limit=200)
+    env = {**os.environ, "E2LM_DATA_DIR": args.data_dir}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         series = build_series(tmp / "series")

@@ -75,7 +75,13 @@ def _build_parser() -> argparse.ArgumentParser:
     score.add_argument("--rc-variant", default="agreement", choices=["agreement", "kendall"])
     score.add_argument("--cs-pairs", help="science:control model pairs for scientific compliance")
     score.add_argument("--cs-variant", default="win_rate", choices=["win_rate", "gap"])
-    score.add_argument("--output", type=Path, help="scores.json path (default: in the run folder)")
+    score.add_argument("--models", help="comma-separated models to score (default: all)")
+    score.add_argument("--every", type=int, default=4000,
+                       help="organizer curves: keep iterations divisible by N (default 4000, the organizers' rule)")
+    score.add_argument("--max-tokens", type=float, default=206e9,
+                       help="organizer curves: keep checkpoints up to this many tokens (default 206e9)")
+    score.add_argument("--output", type=Path,
+                       help="scores.json path (default: in the run folder; ./scores.json for other files)")
 
     report = commands.add_parser("report", help="DIR/report.html (self-contained) and DIR/report.md with plots")
     report.add_argument("run", type=Path, help="run folder with results and scores.json")
@@ -181,14 +187,26 @@ def _score(args) -> int:
     from e2lm_bench.scoring import format_scores, score_results
 
     source = args.results
-    table = load_organizer_curves(source) if source.suffix == ".json" else read_results(source)
+    curves = lambda path: load_organizer_curves(path, every=args.every, max_tokens=args.max_tokens)  # noqa: E731
+    table = curves(source) if source.suffix == ".json" else read_results(source)
     if args.organizer_curves:
-        table = pd.concat([table, load_organizer_curves(args.organizer_curves)], ignore_index=True)
+        table = pd.concat([table, curves(args.organizer_curves)], ignore_index=True)
+    if args.models:
+        wanted = [m.strip() for m in args.models.split(",")]
+        missing = sorted(set(wanted) - set(table["model"]))
+        if missing:
+            raise UserError(f"--models: not in the results: {', '.join(missing)}")
+        table = table[table["model"].isin(wanted)]
     scores = score_results(
         table, x=args.x, rc_pairs=_pairs(args.rc_pairs), rc_reference=args.rc_reference,
         rc_variant=args.rc_variant, cs_pairs=_pairs(args.cs_pairs), cs_variant=args.cs_variant,
     )
-    output = args.output or (source if source.is_dir() else source.parent) / "scores.json"
+    if args.output:
+        output = args.output
+    elif source.is_dir():
+        output = source / "scores.json"
+    else:  # never write beside someone else's file (a shared data folder, the organizers' curves)
+        output = source.parent / "scores.json" if source.name == "results.csv" else Path("scores.json")
     atomic_write_text(Path(output), json.dumps(scores, indent=1, allow_nan=False))
     print(format_scores(scores))
     print(f"scores: {output}")

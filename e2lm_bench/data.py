@@ -13,11 +13,11 @@ Local layout (the same as ``../shared/data`` and the bundled sample)::
 
 from __future__ import annotations
 
-from e2lm_bench.errors import UserError
-
 import json
 import os
 from pathlib import Path
+
+from e2lm_bench.errors import UserError
 
 DATA_DIR_ENV = "E2LM_DATA_DIR"
 

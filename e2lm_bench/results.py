@@ -8,17 +8,21 @@ merged table only.
 
 from __future__ import annotations
 
-from e2lm_bench.errors import UserError
-
 import csv
 import io
+import json
 import os
 import re
 import tempfile
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from e2lm_bench.errors import UserError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 COLUMNS = ("model", "checkpoint", "step", "tokens", "words", "task", "metric", "value", "stderr")
 NUMERIC = ("step", "tokens", "words", "value", "stderr")
@@ -75,7 +79,9 @@ def write_part(out_dir: str | Path, model: str, checkpoint: str, task: str, rows
     return atomic_write_text(part_path(out_dir, model, checkpoint, task), buffer.getvalue())
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path) -> "pd.DataFrame":
+    import pandas as pd
+
     try:
         frame = pd.read_csv(path, dtype={"model": str, "checkpoint": str, "task": str, "metric": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
@@ -94,8 +100,10 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return frame[list(COLUMNS)]
 
 
-def read_results(path: str | Path) -> pd.DataFrame:
+def read_results(path: str | Path) -> "pd.DataFrame":
     """The merged table from a run folder (all its parts, whichever shard wrote them) or from one CSV file."""
+    import pandas as pd
+
     path = Path(path)
     if path.is_file():
         return _read_csv(path)
@@ -110,10 +118,21 @@ def read_results(path: str | Path) -> pd.DataFrame:
 
 
 def write_results_csv(out_dir: str | Path) -> Path:
-    """Merge every part under ``out_dir`` into ``out_dir/results.csv``, sorted, atomically."""
-    table = read_results(out_dir) if (Path(out_dir) / PARTS).is_dir() else pd.DataFrame(columns=COLUMNS)
-    table = table.sort_values(["model", "task", "metric", "step", "checkpoint"], kind="stable")
-    return atomic_write_text(Path(out_dir) / RESULTS_CSV, table.to_csv(index=False))
+    """Merge every part under ``out_dir`` into ``out_dir/results.csv``, sorted, atomically.
+
+    Plain ``csv`` rather than pandas: the runner calls this after every checkpoint.
+    """
+    rows = []
+    for part in sorted((Path(out_dir) / PARTS).glob("*/*/*.csv")):
+        with open(part, newline="", encoding="utf-8") as f:
+            rows += list(csv.DictReader(f))
+    number = lambda text: float(text) if text else float("inf")  # noqa: E731
+    rows.sort(key=lambda r: (r["model"], r["task"], r["metric"], number(r["step"]), r["checkpoint"]))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write_text(Path(out_dir) / RESULTS_CSV, buffer.getvalue())
 
 
 def load_organizer_curves(
@@ -122,14 +141,14 @@ def load_organizer_curves(
     benchmarks: list[str] | None = None,
     every: int | None = 4000,
     max_tokens: float | None = 206e9,
-) -> pd.DataFrame:
+) -> "pd.DataFrame":
     """The organizers' public E2LM curves (reference §6) as a results table, so they score like our own runs.
 
     The defaults are KIT5's selection (iterations divisible by 4000 up to ~206 GT: 4k..56k, 14 points), which
     reproduces the published SQ values. Null values are missing and dropped. The file names no metric; the
     values are the benchmarks' accuracies, hence metric "acc".
     """
-    import json
+    import pandas as pd
 
     not_benchmarks = ("iteration", "gtokens", "model_type", "experiment")
     path = Path(path)

@@ -6,13 +6,12 @@ seen for BabyLM ``chck_<N>M`` names), so scores see the curve in training order.
 
 from __future__ import annotations
 
-from e2lm_bench.errors import UserError
-
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from e2lm_bench.checkpoints import babylm_words, checkpoint_axes, parse_step
+from e2lm_bench.errors import UserError
 
 MODEL_FILES = ("config.json",)
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.ckpt", "*.gguf")

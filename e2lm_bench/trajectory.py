@@ -12,8 +12,6 @@ work (a SLURM job array); shards write into the same folder and merge by it.
 
 from __future__ import annotations
 
-from e2lm_bench.errors import UserError
-
 import contextlib
 import functools
 import hashlib
@@ -27,6 +25,7 @@ from lm_eval.models.huggingface import HFLM
 from tqdm.auto import tqdm
 
 from e2lm_bench import results as results_io
+from e2lm_bench.errors import UserError
 from e2lm_bench.series import Checkpoint, SeriesError, discover, has_weights, select
 
 log = logging.getLogger(__name__)
@@ -34,8 +33,6 @@ log = logging.getLogger(__name__)
 SAMPLES = "samples"
 FAILURES = "failures"
 FAILURES_JSON = "failures.json"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
-                   "merges.txt", "tokenizer.model", "added_tokens.json")
 
 
 class TrajectoryError(UserError):
@@ -257,10 +254,10 @@ class _Runner:
             raise FileNotFoundError(f"no weight file (*.safetensors, *.bin, ...) in {checkpoint.location}")
         where = {"subfolder": checkpoint.subfolder or "", "revision": checkpoint.revision,
                  "trust_remote_code": self.config.trust_remote_code, "token": self.config.hub_token}
-        fingerprint = _tokenizer_fingerprint(checkpoint)
-        if self.tokenizer is None or fingerprint is None or fingerprint != self.fingerprint:
-            self.tokenizer = AutoTokenizer.from_pretrained(checkpoint.pretrained, **where)
-            self.fingerprint, self.encoded = fingerprint, {}
+        tokenizer = AutoTokenizer.from_pretrained(checkpoint.pretrained, **where)
+        fingerprint = _tokenizer_fingerprint(tokenizer)
+        if fingerprint != self.fingerprint:  # a new tokenizer: earlier tokenisations do not apply
+            self.tokenizer, self.fingerprint, self.encoded = tokenizer, fingerprint, {}
         model = AutoModelForCausalLM.from_pretrained(checkpoint.pretrained, dtype=self.config.dtype or "auto", **where)
         return SeriesLM(
             pretrained=model, tokenizer=self.tokenizer, batch_size=self.config.batch_size,
@@ -274,18 +271,12 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def _tokenizer_fingerprint(checkpoint: Checkpoint) -> str | None:
-    """A hash of a local checkpoint's tokenizer files; None (never reuse) when there are none to read."""
-    folder = Path(checkpoint.pretrained) / (checkpoint.subfolder or "")
-    if not folder.is_dir():
-        return None
-    digest = hashlib.sha256()
-    found = False
-    for name in TOKENIZER_FILES:
-        if (folder / name).is_file():
-            found = True
-            digest.update(name.encode() + b"\0" + (folder / name).read_bytes())
-    return digest.hexdigest() if found else None
+def _tokenizer_fingerprint(tokenizer) -> str:
+    """Equal for tokenizers that encode every text the same way (vocabulary, merges, normaliser, specials)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    state = backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))
+    specials = json.dumps([tokenizer.__class__.__name__, tokenizer.all_special_tokens, tokenizer.padding_side])
+    return hashlib.sha256((state + specials).encode("utf-8")).hexdigest()
 
 
 class SeriesLM(HFLM):

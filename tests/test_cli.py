@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+import lm_eval.tasks
 import pytest
 
-import lm_eval.tasks
 from e2lm_bench import harness
 from e2lm_bench.cli import main
 
@@ -83,3 +83,23 @@ def test_baseline_command_writes_a_loadable_model(tmp_path, kind):
 def test_baseline_with_unknown_preset_is_refused(tmp_path, capsys):
     assert main(["baseline", "untrained", "--preset", "llama-huge", "--output", str(tmp_path / "m")]) == 2
     assert "unknown preset 'llama-huge'" in capsys.readouterr().err
+
+
+def test_score_organizer_curves_writes_in_the_working_directory(tmp_path, monkeypatch, capsys):
+    """Organizer-format curves score like a run folder, and nothing is written beside the source file."""
+    iterations = list(range(4000, 60000, 4000))
+    curves = {"metadata": {}, "data": {
+        name: {"iteration": iterations, "gtokens": [i * 4e-3 for i in iterations],
+               "sciq": [0.3 + slope * k for k in range(len(iterations))]}
+        for name, slope in (("up", 0.01), ("flat", 0.0))}}
+    source = tmp_path / "data" / "curves.json"
+    source.parent.mkdir()
+    source.write_text(json.dumps(curves))
+    monkeypatch.chdir(tmp_path)
+    assert main(["score", str(source), "--models", "up"]) == 0
+    assert not (source.parent / "scores.json").exists()
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert scores["benchmarks"][0]["models"]["up"]["monotonicity"] == 1.0
+    assert list(scores["benchmarks"][0]["models"]) == ["up"]
+    assert main(["score", str(source), "--models", "up,nobody"]) == 2
+    assert "not in the results: nobody" in capsys.readouterr().err

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from minicons import scorer as minicons_scorer
 from transformers import AutoModelForCausalLM, AutoTokenizer
 

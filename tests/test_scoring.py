@@ -20,8 +20,8 @@ from e2lm_bench.scoring import (
     format_scores,
     global_score,
     ranking_consistency,
-    score_results,
     scientific_compliance,
+    score_results,
     signal_quality,
 )
 

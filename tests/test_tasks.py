@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer

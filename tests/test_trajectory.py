@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -129,7 +128,7 @@ def test_checkpoint_without_weights_is_reported_and_skipped(tokenizer_bos, use_d
     assert json.loads((tmp_path / "run" / "failures.json").read_text()) == []
 
 
-def test_tokenizer_and_requests_are_shared_across_checkpoints(tiny_series, use_data_dir, tmp_path):
+def test_tokenizer_and_requests_are_shared_across_checkpoints(tiny_series, tokenizer_nobos, use_data_dir, tmp_path):
     runner = trajectory._Runner(_config([tiny_series], tmp_path))
     checkpoints = discover(str(tiny_series))
     first = runner.lm_for(checkpoints[0])
@@ -139,6 +138,9 @@ def test_tokenizer_and_requests_are_shared_across_checkpoints(tiny_series, use_d
     assert len(encoded) == 6  # 3 pairs x 2 choices, tokenised once
     runner.lm_for(checkpoints[1])
     assert runner.tokenizer is tokenizer and runner.encoded is encoded
+    other = discover(str(write_series(tmp_path / "other", tokenizer_nobos, steps=(5,))))[0]
+    runner.lm_for(other)  # another tokenizer: its requests must be tokenised afresh
+    assert runner.tokenizer is not tokenizer and runner.encoded == {}
 
 
 def test_bad_inputs_are_clear(tmp_path, tiny_series, use_data_dir):

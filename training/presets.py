@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from e2lm_bench.errors import UserError
 from transformers import AutoConfig, GPT2Config, LlamaConfig, PretrainedConfig
+
+from e2lm_bench.errors import UserError
 
 PRESETS: dict[str, dict] = {
     # The shape of the BabyLM 2024 BabyLlama baseline (58M parameters with a 16k vocabulary).
