@@ -15,6 +15,7 @@ def task_arguments(doc: str, limit: int) -> argparse.Namespace:
     parser.add_argument("--task", default="dialogue_minpairs_words")
     parser.add_argument("--limit", type=int, default=limit)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeat", type=int, default=1, help="measure N times, alternating the two sides")
     args = parser.parse_args()
     args.data_dir = str(Path(args.data_dir).resolve())
     return args

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,23 +66,28 @@ def runner(series: Path, task: str, limit: int, batch_size: int, out: Path, env:
 def main() -> None:
     args = task_arguments(__doc__, limit=200)
     env = {**os.environ, "E2LM_DATA_DIR": args.data_dir}
+    pairs, mismatches, compared = [], [], 0
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         series = build_series(tmp / "series")
-        loop_time, loop_values = shell_loop(series, args.task, args.limit, args.batch_size, tmp / "loop", env)
-        run_time, run_values = runner(series, args.task, args.limit, args.batch_size, tmp / "run", env)
-    mismatches = [
-        (checkpoint, key, value, run_values[checkpoint][key])
-        for checkpoint, result in loop_values.items()
-        for key, value in result.items()
-        if key in run_values.get(checkpoint, {}) and abs(value - run_values[checkpoint][key]) > 1e-9
-    ]
-    compared = sum(key in run_values.get(c, {}) for c, r in loop_values.items() for key in r)
+        for attempt in range(args.repeat):
+            loop_time, loop_values = shell_loop(series, args.task, args.limit, args.batch_size, tmp / f"loop{attempt}", env)
+            run_time, run_values = runner(series, args.task, args.limit, args.batch_size, tmp / f"run{attempt}", env)
+            pairs.append((loop_time, run_time))
+            for checkpoint, result in loop_values.items():
+                for key, value in result.items():
+                    if key in run_values.get(checkpoint, {}):
+                        compared += 1
+                        if abs(value - run_values[checkpoint][key]) > 1e-9:
+                            mismatches.append((checkpoint, key, value, run_values[checkpoint][key]))
     print(f"command: {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}")
     print(f"series: 4 checkpoints of llama-tiny; task {args.task}, limit {args.limit}, batch size {args.batch_size}")
-    print(f"shell loop of lm_eval: {loop_time:7.1f} s")
-    print(f"e2lm-bench trajectory: {run_time:7.1f} s")
-    print(f"speed-up: {loop_time / run_time:.1f}x; metric values compared: {compared}, differing: {len(mismatches)}")
+    for loop_time, run_time in pairs:
+        print(f"shell loop of lm_eval: {loop_time:6.1f} s   e2lm-bench trajectory: {run_time:5.1f} s   "
+              f"speed-up {loop_time / run_time:.1f}x")
+    ratios = sorted(loop / run for loop, run in pairs)
+    print(f"median speed-up over {len(pairs)} run(s): {statistics.median(ratios):.1f}x "
+          f"(range {ratios[0]:.1f}-{ratios[-1]:.1f}x); metric values compared: {compared}, differing: {len(mismatches)}")
     for mismatch in mismatches:
         print("  differs:", mismatch)
     sys.exit(1 if mismatches or not compared else 0)
