@@ -58,6 +58,10 @@ ZORRO_URL = (
     "test_suites/zorro/{paradigm}.txt"
 )
 
+# Tasks whose YAML names a Hub dataset (so the folder can be submitted as it is) and whose data
+# e2lm-bench reads from E2LM_DATA_DIR/<folder>/<split>.jsonl when the variable is set.
+HUB_TASK_FOLDERS = {"early_science": "early_science"}
+
 DIALOGUE_FIELDS = ("prompt", "chosen", "rejected")
 LEXICAL_FIELDS = ("lexeme", "wug")
 
@@ -195,3 +199,24 @@ def as_test_split(rows: list[dict]) -> dict:
     import datasets
 
     return {"test": datasets.Dataset.from_list(rows)}
+
+
+def local_task_config(name: str) -> dict | None:
+    """The config of a Hub-declared task of ours, pointed at E2LM_DATA_DIR; None when not applicable."""
+    root = local_data_dir()
+    if root is None or name not in HUB_TASK_FOLDERS:
+        return None
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    from lm_eval_tasks import TASKS_DIR
+
+    folder = HUB_TASK_FOLDERS[name]
+    config = load_yaml(str(TASKS_DIR / folder / f"{name}.yaml"), resolve_func=True)
+    splits = [config.get(key) for key in ("test_split", "validation_split", "fewshot_split", "training_split")]
+    files = {}
+    for split in dict.fromkeys(s for s in splits if s):
+        path = root / folder / f"{split}.jsonl"
+        if not path.is_file():
+            raise DataError(f"{path}: file not found ({DATA_DIR_ENV} is set, so task data is read from {root})")
+        files[split] = str(path)
+    return {**config, "dataset_path": "json", "dataset_name": None, "dataset_kwargs": {"data_files": files}}

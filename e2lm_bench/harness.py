@@ -67,9 +67,14 @@ def silence_custom_dataset_hint() -> None:
         task_logger.addFilter(_DropCustomDatasetHint())
 
 
-def _install_task_manager(skip_builtin: bool) -> None:
-    """Make lm-eval's CLI build TaskManagers that include our folder (and maybe not the built-ins)."""
+def task_manager_class(skip_builtin: bool):
+    """lm-eval's TaskManager, also scanning our folder (and maybe not the built-ins), reading local data.
+
+    Hub-declared tasks of ours (early_science) are loaded from E2LM_DATA_DIR when it is set.
+    """
     import lm_eval.tasks
+
+    from e2lm_bench.data import local_task_config
 
     base = lm_eval.tasks.TaskManager
     if getattr(base, "_e2lm_bench", False):
@@ -85,7 +90,19 @@ def _install_task_manager(skip_builtin: bool) -> None:
                 *args, include_path=[ours, *extra], include_defaults=include_defaults and not skip_builtin, **kwargs
             )
 
-    lm_eval.tasks.TaskManager = TaskManagerWithOurTasks
+        def load(self, tasks, *args, **kwargs):
+            specs = [tasks] if isinstance(tasks, (str, dict)) else list(tasks)
+            specs = [(isinstance(s, str) and local_task_config(s)) or s for s in specs]
+            return super().load(specs, *args, **kwargs)
+
+    return TaskManagerWithOurTasks
+
+
+def _install_task_manager(skip_builtin: bool) -> None:
+    """Make lm-eval's CLI build our TaskManager."""
+    import lm_eval.tasks
+
+    lm_eval.tasks.TaskManager = task_manager_class(skip_builtin)
 
 
 def prepare_argv(argv: list[str]) -> tuple[list[str], bool]:

@@ -259,6 +259,72 @@ def _lexical_rows(rng: random.Random) -> list[dict[str, str]]:
     return rows
 
 
+# --- Early-science multiple choice ------------------------------------------------------------------
+
+# (question template, fact table): each row of a table is (subject of the question, its answer); the
+# wrong choices are other answers of the same table, so every choice is a plausible answer type.
+SCIENCE_FACTS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "chemistry": ("What is the chemical symbol of {}?", (
+        ("oxygen", "O"), ("iron", "Fe"), ("sodium", "Na"), ("gold", "Au"), ("silver", "Ag"), ("carbon", "C"),
+        ("hydrogen", "H"), ("helium", "He"), ("potassium", "K"), ("copper", "Cu"), ("lead", "Pb"),
+        ("nitrogen", "N"), ("calcium", "Ca"), ("mercury", "Hg"), ("tin", "Sn"), ("zinc", "Zn"), ("neon", "Ne"),
+        ("chlorine", "Cl"), ("sulfur", "S"), ("magnesium", "Mg"))),
+    "astronomy": ("Which planet is the {} planet from the Sun?", (
+        ("first", "Mercury"), ("second", "Venus"), ("third", "Earth"), ("fourth", "Mars"), ("fifth", "Jupiter"),
+        ("sixth", "Saturn"), ("seventh", "Uranus"), ("eighth", "Neptune"))),
+    "biology": ("To which class of animals does the {} belong?", (
+        ("whale", "mammals"), ("bat", "mammals"), ("penguin", "birds"), ("eagle", "birds"), ("crocodile", "reptiles"),
+        ("tortoise", "reptiles"), ("salmon", "fish"), ("shark", "fish"), ("frog", "amphibians"),
+        ("salamander", "amphibians"), ("beetle", "insects"), ("butterfly", "insects"))),
+    "physics": ("What is the SI unit of {}?", (
+        ("force", "newton"), ("energy", "joule"), ("power", "watt"), ("electric charge", "coulomb"),
+        ("electric current", "ampere"), ("pressure", "pascal"), ("frequency", "hertz"), ("temperature", "kelvin"),
+        ("mass", "kilogram"), ("electrical resistance", "ohm"), ("voltage", "volt"), ("time", "second"))),
+    "anatomy": ("Which organ of the human body {}?", (
+        ("pumps blood around the body", "the heart"), ("filters blood to make urine", "the kidneys"),
+        ("exchanges oxygen and carbon dioxide", "the lungs"), ("produces bile", "the liver"),
+        ("produces insulin", "the pancreas"), ("stores bile", "the gallbladder"),
+        ("absorbs most nutrients from food", "the small intestine"), ("controls the nervous system", "the brain"))),
+    "earth science": ("What is the name of {}?", (
+        ("the outermost solid layer of the Earth", "the crust"), ("the layer of the Earth below the crust", "the mantle"),
+        ("the layer of air closest to the Earth's surface", "the troposphere"),
+        ("the layer of the atmosphere that holds most ozone", "the stratosphere"),
+        ("molten rock below the Earth's surface", "magma"), ("molten rock that reaches the surface", "lava"),
+        ("rock formed from cooled magma or lava", "igneous rock"), ("rock formed from layers of sediment", "sedimentary rock"))),
+}
+# The same facts asked the other way round, where the answer is unique.
+SCIENCE_REVERSED = {
+    "chemistry": "Which element has the chemical symbol {}?",
+    "physics": "The {} is the SI unit of which quantity?",
+    "anatomy": "What does {} do?",
+    "earth science": "What is {}?",
+}
+SCIENCE_DEV_PER_TABLE = 1
+
+
+def _science_tables() -> list[tuple[str, str, tuple[tuple[str, str], ...]]]:
+    tables = [(subject, template, facts) for subject, (template, facts) in sorted(SCIENCE_FACTS.items())]
+    for subject, template in sorted(SCIENCE_REVERSED.items()):
+        facts = tuple((answer, topic) for topic, answer in SCIENCE_FACTS[subject][1])
+        tables.append((subject, template, facts))
+    return tables
+
+
+def _science_docs(rng: random.Random) -> tuple[list[dict], list[dict]]:
+    """Four-way cloze items (question, choices, gold index) from the fact tables; each table's first row goes to dev."""
+    test, dev = [], []
+    for table, (subject, template, facts) in enumerate(_science_tables()):
+        answers = sorted({answer for _, answer in facts})
+        for number, (topic, gold) in enumerate(facts):
+            wrong = rng.sample([a for a in answers if a != gold], 3)
+            choices = wrong[:]
+            choices.insert(rng.randrange(4), gold)
+            doc = {"id": f"sample/{table}/{number}", "question": template.format(topic), "choices": choices,
+                   "answer": choices.index(gold), "subject": subject, "source": "e2lm-bench sample"}
+            (dev if number < SCIENCE_DEV_PER_TABLE else test).append(doc)
+    return test, dev
+
+
 # --- Writing ---------------------------------------------------------------------------------------
 
 
@@ -281,6 +347,9 @@ def write_sample_data(out_dir: str | Path, seed: int = 0) -> Path:
     for variant, by in (("words", "words"), ("tokens", "chars")):
         _write(out_dir / "dialogue_minpairs" / f"dialogue_eval_{variant}.jsonl", _jsonl(_dialogue_rows(rng, by)))
     _write(out_dir / "lexical_decision" / "lexical_decision.jsonl", _jsonl(_lexical_rows(rng)))
+    test, dev = _science_docs(rng)
+    _write(out_dir / "early_science" / "test.jsonl", _jsonl(test))
+    _write(out_dir / "early_science" / "dev.jsonl", _jsonl(dev))
     return out_dir
 
 

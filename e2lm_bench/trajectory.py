@@ -95,13 +95,10 @@ def plan(config: TrajectoryConfig) -> list[Checkpoint]:
 
 def load_tasks(names: list[str], include_path: str | None = None) -> dict[str, dict]:
     """Task objects per requested name, built once for the whole run; unknown names are an error."""
-    from lm_eval.tasks import TaskManager
-
-    from e2lm_bench.harness import only_own_tasks, silence_custom_dataset_hint, tasks_dir
+    from e2lm_bench.harness import only_own_tasks, silence_custom_dataset_hint, task_manager_class
 
     silence_custom_dataset_hint()
-    paths = [str(tasks_dir())] + ([include_path] if include_path else [])
-    manager = TaskManager(include_path=paths, include_defaults=not (only_own_tasks(names) and not include_path))
+    manager = task_manager_class(skip_builtin=only_own_tasks(names) and not include_path)(include_path=include_path)
     unknown = [name for name in names if not manager.match_tasks([name])]
     if unknown:
         raise TrajectoryError(f"unknown task(s): {', '.join(unknown)} (see `e2lm-bench eval ls tasks`)")

@@ -38,6 +38,8 @@ def test_layout(generated):
         "dialogue_minpairs/dialogue_eval_words.jsonl",
         "dialogue_minpairs/dialogue_eval_tokens.jsonl",
         "lexical_decision/lexical_decision.jsonl",
+        "early_science/test.jsonl",
+        "early_science/dev.jsonl",
     }
     assert set(_snapshot(generated)) == expected
 
@@ -125,3 +127,16 @@ def test_loaders_read_the_sample(generated, monkeypatch):
     assert len(data.dialogue_minpairs_rows("words")) == len(data.dialogue_minpairs_rows("tokens")) == 40
     assert len(data.lexical_decision_rows()) == 60
     assert all(len(data.zorro_rows(p)) == 12 for p in ZORRO_PARADIGMS)
+
+
+def test_early_science_sample_is_a_valid_submission_size():
+    """The bundled sample must pass the competition's 100-15,000 item rule, so the submission demo works offline."""
+    import json
+
+    test = [json.loads(line) for line in (SAMPLE_DATA_DIR / "early_science" / "test.jsonl").read_text().splitlines()]
+    dev = [json.loads(line) for line in (SAMPLE_DATA_DIR / "early_science" / "dev.jsonl").read_text().splitlines()]
+    assert 100 <= len(test) <= 15_000 and len(dev) >= 5
+    for doc in test + dev:
+        assert len(doc["choices"]) == 4 and len(set(doc["choices"])) == 4
+        assert doc["choices"][doc["answer"]].lower() not in doc["question"].lower().split()
+    assert not {d["question"] for d in test} & {d["question"] for d in dev}
