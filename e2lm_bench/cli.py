@@ -83,6 +83,28 @@ def _build_parser() -> argparse.ArgumentParser:
     score.add_argument("--output", type=Path,
                        help="scores.json path (default: in the run folder; ./scores.json for other files)")
 
+    train = commands.add_parser("train", help="BabyLlama-style pretraining that saves a checkpoint series")
+    train.add_argument("corpus", type=Path, help="folder of *.train / *.dev text files, one utterance per line")
+    train.add_argument("--output", required=True, type=Path)
+    train.add_argument("--preset", default="babyllama-58m", help="preset name or a Llama/GPT-2 config file")
+    train.add_argument("--tokenizer", help="tokenizer folder (default: train a byte-level BPE on the corpus)")
+    train.add_argument("--vocab-size", type=int, default=16_000)
+    train.add_argument("--block-size", type=int, default=256, help="tokens per block (the original BabyLlama used 128)")
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--gradient-accumulation", type=int, default=1)
+    train.add_argument("--lr", type=float, default=2.5e-4)
+    train.add_argument("--weight-decay", type=float, default=0.1)
+    train.add_argument("--warmup-steps", type=int, default=200)
+    train.add_argument("--epochs", type=float, default=6.0)
+    train.add_argument("--max-steps", type=int, default=-1)
+    train.add_argument("--save", default="words", help="words (chck_<N>M), log:N (N log-uniform steps) or steps:N")
+    train.add_argument("--teachers", help="comma-separated teacher model folders for distillation")
+    train.add_argument("--alpha", type=float, default=0.5, help="weight of the cross-entropy term when distilling")
+    train.add_argument("--temperature", type=float, default=2.0)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--report-to", default="none", help="wandb, tensorboard, ... (Trainer's report_to)")
+    train.add_argument("--resume", action="store_true", help="continue from the last Trainer checkpoint in OUTPUT")
+
     report = commands.add_parser("report", help="DIR/report.html (self-contained) and DIR/report.md with plots")
     report.add_argument("run", type=Path, help="run folder with results and scores.json")
     return parser
@@ -213,6 +235,21 @@ def _score(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    from training.pretrain import PretrainConfig, pretrain
+
+    config = PretrainConfig(
+        corpus=args.corpus, output=args.output, preset=args.preset, tokenizer=args.tokenizer,
+        vocab_size=args.vocab_size, block_size=args.block_size, batch_size=args.batch_size,
+        gradient_accumulation_steps=args.gradient_accumulation, learning_rate=args.lr, weight_decay=args.weight_decay,
+        warmup_steps=args.warmup_steps, epochs=args.epochs, max_steps=args.max_steps, save=args.save,
+        teachers=[t for t in (args.teachers or "").split(",") if t], alpha=args.alpha, temperature=args.temperature,
+        seed=args.seed, report_to=args.report_to, resume=args.resume,
+    )
+    print(f"checkpoints: {pretrain(config)}")
+    return 0
+
+
 def _report(args) -> int:
     from e2lm_bench.report import write_report
 
@@ -223,7 +260,7 @@ def _report(args) -> int:
 
 _COMMANDS = {
     "baseline": _baseline, "sample-data": _sample_data, "conventions": _conventions,
-    "trajectory": _trajectory, "score": _score, "report": _report,
+    "trajectory": _trajectory, "score": _score, "report": _report, "train": _train,
 }
 
 if __name__ == "__main__":

@@ -1,0 +1,148 @@
+"""BabyLlama-style pretraining with checkpoint series, on Hugging Face ``Trainer``.
+
+``pretrain(PretrainConfig(...))`` trains a tokenizer (or loads one), tokenises the corpus once into id
+streams (validated: see ``training.corpus``), builds a model from a preset or config file, and trains
+with a cosine schedule, warmup, weight decay and gradient clipping, optionally distilling from teacher
+models. Checkpoints are complete model folders that ``lm_eval --model hf`` loads: on the BabyLM schedule
+by words seen (``chck_<N>M``), log-uniformly over steps (``checkpoint-<step>``), or every N steps.
+Multi-GPU and multi-node runs use the same entry point under ``accelerate launch`` or ``torchrun``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
+
+from e2lm_bench.errors import UserError
+from training.corpus import BlockDataset, CorpusStats, split_files, tokenize_split
+from training.distill import DistillationTrainer
+from training.presets import config_from
+from training.schedule import SaveAtCallback, babylm_word_schedule, checkpoint_name_for_words, log_uniform_steps
+from training.tokenizer import train_bpe_tokenizer
+
+
+@dataclass
+class PretrainConfig:
+    corpus: Path
+    output: Path
+    preset: str = "babyllama-58m"
+    tokenizer: str | None = None  # a tokenizer folder; None trains a byte-level BPE on the corpus
+    vocab_size: int = 16_000
+    block_size: int = 256
+    batch_size: int = 32
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 2.5e-4
+    weight_decay: float = 0.1
+    warmup_steps: int = 200
+    epochs: float = 6.0
+    max_steps: int = -1
+    max_grad_norm: float = 1.0
+    save: str = "words"  # "words" (BabyLM chck_<N>M), "log:N" (N log-uniform steps), "steps:N" (every N steps)
+    teachers: list[str] = field(default_factory=list)
+    alpha: float = 0.5
+    temperature: float = 2.0
+    seed: int = 0
+    report_to: str = "none"
+    resume: bool = False
+    dataloader_workers: int = 0
+
+
+class _EpochOffsets(TrainerCallback):
+    """Gives the training blocks a new random offset at the start of every epoch."""
+
+    def __init__(self, dataset: BlockDataset):
+        self.dataset = dataset
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.dataset.set_epoch(int(state.epoch or 0))
+
+
+def prepare_tokenizer(config: PretrainConfig):
+    if config.tokenizer:
+        tokenizer = AutoTokenizer.from_pretrained(config.tokenizer)
+    else:
+        stats = CorpusStats()
+        from training.corpus import iter_lines
+
+        tokenizer = train_bpe_tokenizer(iter_lines(split_files(config.corpus, "train"), stats),
+                                        vocab_size=config.vocab_size, add_bos=False)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def save_schedule(config: PretrainConfig, max_steps: int, tokens_per_step: int, words_per_token: float) -> dict[int, str]:
+    """Optimizer step -> checkpoint folder name."""
+    kind, _, value = config.save.partition(":")
+    if kind == "words":
+        words_per_step = tokens_per_step * words_per_token
+        total_words = max_steps * words_per_step
+        return {max(1, math.ceil(words / words_per_step)): checkpoint_name_for_words(words)
+                for words in babylm_word_schedule(total_words)}
+    if kind == "log" and value.isdigit():
+        return {step: f"checkpoint-{step}" for step in log_uniform_steps(max_steps, int(value))}
+    if kind == "steps" and value.isdigit() and int(value) > 0:
+        return {step: f"checkpoint-{step}" for step in range(int(value), max_steps + 1, int(value))}
+    raise UserError(f"--save {config.save!r}: expected words, log:N or steps:N")
+
+
+def pretrain(config: PretrainConfig) -> Path:
+    """Train and return the output folder; its checkpoint subfolders form a series for the trajectory runner."""
+    torch.manual_seed(config.seed)
+    output = Path(config.output)
+    tokenizer = prepare_tokenizer(config)
+    model_config = config_from(config.preset, tokenizer)
+    if model_config.vocab_size < len(tokenizer):
+        raise UserError(f"tokenizer has {len(tokenizer)} entries but the model only {model_config.vocab_size}")
+    stats = CorpusStats()
+    train_ids = tokenize_split(split_files(config.corpus, "train"), tokenizer, model_config.vocab_size, stats)
+    dev_files = split_files(config.corpus, "dev")
+    dev_ids = tokenize_split(dev_files, tokenizer, model_config.vocab_size) if dev_files else None
+    train = BlockDataset(train_ids, config.block_size, model_config.vocab_size, random_offset=True, seed=config.seed)
+    dev = BlockDataset(dev_ids, config.block_size, model_config.vocab_size, random_offset=False) if dev_ids is not None else None
+
+    tokens_per_step = config.block_size * config.batch_size * config.gradient_accumulation_steps
+    steps_per_epoch = max(1, len(train) // (config.batch_size * config.gradient_accumulation_steps))
+    max_steps = config.max_steps if config.max_steps > 0 else math.ceil(config.epochs * steps_per_epoch)
+    schedule = save_schedule(config, max_steps, tokens_per_step, stats.words_per_token)
+    output.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(output / "tokenizer")
+    (output / "corpus_stats.json").write_text(json.dumps(
+        {"lines": stats.lines, "empty_lines": stats.empty_lines, "words": stats.words, "tokens": stats.tokens,
+         "words_per_token": stats.words_per_token, "tokens_per_step": tokens_per_step, "max_steps": max_steps,
+         "checkpoints": {name: step for step, name in sorted(schedule.items())}, "config": asdict(config)},
+        indent=1, default=str))
+
+    model = AutoModelForCausalLM.from_config(model_config)
+    cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    args = TrainingArguments(
+        output_dir=str(output / "trainer_state"), per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.gradient_accumulation_steps,
+        learning_rate=config.learning_rate, weight_decay=config.weight_decay, warmup_steps=config.warmup_steps,
+        lr_scheduler_type="cosine", max_steps=max_steps, max_grad_norm=config.max_grad_norm, seed=config.seed,
+        bf16=cuda_bf16, fp16=torch.cuda.is_available() and not cuda_bf16, report_to=config.report_to,
+        logging_steps=max(1, min(50, max_steps // 20)), save_strategy="steps", save_steps=max(1, max_steps // 10),
+        save_total_limit=1, eval_strategy="no", dataloader_num_workers=config.dataloader_workers,
+        disable_tqdm=False,
+    )
+    callbacks = [_EpochOffsets(train), SaveAtCallback(output, schedule, tokenizer)]
+    common = dict(model=model, args=args, train_dataset=train, eval_dataset=dev, callbacks=callbacks)
+    if config.teachers:
+        teachers = [AutoModelForCausalLM.from_pretrained(path) for path in config.teachers]
+        trainer = DistillationTrainer(**common, teachers=teachers, alpha=config.alpha, temperature=config.temperature)
+    else:
+        trainer = Trainer(**common)
+    resume = config.resume and any((output / "trainer_state").glob("checkpoint-*"))
+    trainer.train(resume_from_checkpoint=True if resume else None)
+    if dev is not None and trainer.is_world_process_zero():
+        metrics = trainer.evaluate()
+        (output / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
+    final = output / "final"
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(final)
+    return output
