@@ -21,7 +21,8 @@ UTTERANCES = ["the dog runs .", "the dogs run .", "where is the ball ?", "look a
 def _corpus(folder, lines=400, extra=()):
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
-    (folder / "childes.train").write_text("\n".join(["*MOT: " + UTTERANCES[i] for i in rng.integers(0, 8, lines)] + list(extra)) + "\n")
+    lines = ["*MOT: " + UTTERANCES[i] for i in rng.integers(0, 8, lines)] + list(extra)
+    (folder / "childes.train").write_text("\n".join(lines) + "\n")
     (folder / "childes.dev").write_text("\n".join(UTTERANCES * 10) + "\n")
     return folder
 
