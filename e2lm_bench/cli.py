@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from e2lm_bench.errors import UserError
+from e2lm_bench.harness import resolve_data_dir
 
 EVAL_HELP = """\
 usage: e2lm-bench eval [--data-dir DIR|sample] <any lm_eval arguments>
@@ -105,6 +106,33 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--report-to", default="none", help="wandb, tensorboard, ... (Trainer's report_to)")
     train.add_argument("--resume", action="store_true", help="continue from the last Trainer checkpoint in OUTPUT")
 
+    select = commands.add_parser("select-items", help="keep the items whose curves rise over a checkpoint series")
+    select.add_argument("run", type=Path, help="trajectory run folder with per-item samples")
+    select.add_argument("--task", default="early_science")
+    select.add_argument("--output", required=True, type=Path, help="data folder to write (task layout)")
+    select.add_argument("--data-dir", help="the pool the run evaluated (default: E2LM_DATA_DIR)")
+    select.add_argument("--metric", default="margin", help="per-item value whose curve is judged")
+    select.add_argument("--min-slope", type=float, default=0.0)
+    select.add_argument("--min-sq", type=float, default=0.5,
+                        help="per-item SQ threshold (with fewer than 8 checkpoints SQ is at most 0.5)")
+    select.add_argument("--subjects", help="comma-separated subjects to keep")
+    select.add_argument("--allow-any-size", action="store_true", help="skip the 100-15,000 items rule")
+    select.add_argument("--push", metavar="REPO", help="upload the selection as a Hub dataset (token: HF_TOKEN)")
+
+    data = commands.add_parser("data", help="build task data in the E2LM_DATA_DIR layout")
+    builders = data.add_subparsers(dest="builder", required=True)
+    pool = builders.add_parser("science-pool", help="early_science candidates from SciQ, ARC-Easy and MMLU STEM (Hub)")
+    pool.add_argument("--output", required=True, type=Path)
+    pool.add_argument("--sources", default="sciq,arc_easy,mmlu_stem")
+    pool.add_argument("--dev-per-source", type=int, default=5)
+    pool.add_argument("--max-items", type=int)
+    pool.add_argument("--seed", type=int, default=0)
+
+    demo = commands.add_parser("demo", help="the whole package offline: grammar corpus, training, evaluation, report")
+    demo.add_argument("--output", type=Path, default=Path("runs/demo"))
+    demo.add_argument("--max-steps", type=int, default=1_200, help="training steps (the default fits in ~5 CPU minutes)")
+    demo.add_argument("--seed", type=int, default=0)
+
     report = commands.add_parser("report", help="DIR/report.html (self-contained) and DIR/report.md with plots")
     report.add_argument("run", type=Path, help="run folder with results and scores.json")
     return parser
@@ -171,7 +199,6 @@ def _conventions(args) -> int:
 def _trajectory(args) -> int:
     import os
 
-    from e2lm_bench.harness import resolve_data_dir
     from e2lm_bench.trajectory import TrajectoryConfig, parse_shard, run_trajectory
 
     if args.data_dir:
@@ -250,6 +277,45 @@ def _train(args) -> int:
     return 0
 
 
+def _select_items(args) -> int:
+    from e2lm_bench.item_selection import item_curves, load_docs, push_to_hub, select_items, write_selection
+
+    test, dev = load_docs(resolve_data_dir(args.data_dir) if args.data_dir else None, task=args.task)
+    curves = item_curves(args.run, args.task, args.metric)
+    subjects = {s.strip() for s in args.subjects.split(",")} if args.subjects else None
+    selection = select_items(curves, args.min_slope, args.min_sq, subjects=subjects, docs=test)
+    folder = write_selection(test, dev, selection, args.output, args.task, allow_any_size=args.allow_any_size)
+    print(f"kept {len(selection.kept)} of {len(test)} items; removed by rule: {selection.removed_by}")
+    print(f"data: {folder}")
+    if args.push:
+        print(f"pushed: {push_to_hub(args.output, args.push, task=args.task)}")
+    return 0
+
+
+def _data(args) -> int:
+    from e2lm_bench.science_pool import build_pool
+
+    print(build_pool(args.output, sources=tuple(s.strip() for s in args.sources.split(",")),
+                     dev_per_source=args.dev_per_source, seed=args.seed, max_items=args.max_items))
+    return 0
+
+
+def _demo(args) -> int:
+    from e2lm_bench.demo.pipeline import DemoSettings, run_demo
+
+    summary = run_demo(DemoSettings(output=args.output, max_steps=args.max_steps, seed=args.seed))
+    seconds = summary["seconds"]
+    print(f"demo finished in {seconds['total']:.0f} s (data {seconds['data']:.0f}, train {seconds['train']:.0f}, "
+          f"evaluate {seconds['evaluate']:.0f}, report {seconds['report']:.0f}); {summary['checkpoints']} checkpoints")
+    for task, value in sorted(summary["final_acc"].items()):
+        print(f"  final acc {task:55s} {value:.3f}")
+    print(f"  mean final acc over the Zorro-style paradigms: {summary['final_zorro_mean_acc']:.3f}")
+    print(f"  mean signal quality: acc {summary['mean_sq'].get('acc', float('nan')):.3f}, "
+          f"margin {summary['mean_sq'].get('margin', float('nan')):.3f}")
+    print(f"report: {summary['report']}")
+    return 0
+
+
 def _report(args) -> int:
     from e2lm_bench.report import write_report
 
@@ -260,7 +326,8 @@ def _report(args) -> int:
 
 _COMMANDS = {
     "baseline": _baseline, "sample-data": _sample_data, "conventions": _conventions,
-    "trajectory": _trajectory, "score": _score, "report": _report, "train": _train,
+    "trajectory": _trajectory, "score": _score, "report": _report, "train": _train, "demo": _demo,
+    "select-items": _select_items, "data": _data,
 }
 
 if __name__ == "__main__":

@@ -20,6 +20,11 @@ PRESETS: dict[str, dict] = {
         num_attention_heads=4, max_position_embeddings=256, tie_word_embeddings=False,
     ),
     "gpt2-tiny": dict(model_type="gpt2", n_embd=64, n_layer=2, n_head=4, n_positions=256),
+    # The offline demo's shape: big enough to learn the demo grammar in a few CPU minutes.
+    "llama-demo": dict(
+        model_type="llama", hidden_size=128, intermediate_size=384, num_hidden_layers=4,
+        num_attention_heads=4, max_position_embeddings=128, tie_word_embeddings=True,
+    ),
 }
 
 
