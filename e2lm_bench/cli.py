@@ -130,7 +130,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="the whole package offline: grammar corpus, training, evaluation, report")
     demo.add_argument("--output", type=Path, default=Path("runs/demo"))
-    demo.add_argument("--max-steps", type=int, default=1_200, help="training steps (the default fits in ~5 CPU minutes)")
+    demo.add_argument("--max-steps", type=int, default=800, help="training steps (the default fits in ~5 CPU minutes)")
     demo.add_argument("--seed", type=int, default=0)
 
     report = commands.add_parser("report", help="DIR/report.html (self-contained) and DIR/report.md with plots")

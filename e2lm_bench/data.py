@@ -201,10 +201,26 @@ def as_test_split(rows: list[dict]) -> dict:
     return {"test": datasets.Dataset.from_list(rows)}
 
 
+SPLIT_KEYS = ("test_split", "validation_split", "fewshot_split", "training_split")
+
+
+def local_split_overrides(config: dict, folder: str) -> dict | None:
+    """Dataset settings that read a task's splits from E2LM_DATA_DIR/<folder>/<split>.jsonl; None when unset."""
+    root = local_data_dir()
+    if root is None:
+        return None
+    files = {}
+    for split in dict.fromkeys(config[key] for key in SPLIT_KEYS if config.get(key)):
+        path = root / folder / f"{split}.jsonl"
+        if not path.is_file():
+            raise DataError(f"{path}: file not found ({DATA_DIR_ENV} is set, so task data is read from {root})")
+        files[split] = str(path)
+    return {"dataset_path": "json", "dataset_name": None, "dataset_kwargs": {"data_files": files}}
+
+
 def local_task_config(name: str) -> dict | None:
     """The config of a Hub-declared task of ours, pointed at E2LM_DATA_DIR; None when not applicable."""
-    root = local_data_dir()
-    if root is None or name not in HUB_TASK_FOLDERS:
+    if name not in HUB_TASK_FOLDERS or local_data_dir() is None:
         return None
     from lm_eval.tasks._yaml_loader import load_yaml
 
@@ -212,11 +228,4 @@ def local_task_config(name: str) -> dict | None:
 
     folder = HUB_TASK_FOLDERS[name]
     config = load_yaml(str(TASKS_DIR / folder / f"{name}.yaml"), resolve_func=True)
-    splits = [config.get(key) for key in ("test_split", "validation_split", "fewshot_split", "training_split")]
-    files = {}
-    for split in dict.fromkeys(s for s in splits if s):
-        path = root / folder / f"{split}.jsonl"
-        if not path.is_file():
-            raise DataError(f"{path}: file not found ({DATA_DIR_ENV} is set, so task data is read from {root})")
-        files[split] = str(path)
-    return {**config, "dataset_path": "json", "dataset_name": None, "dataset_kwargs": {"data_files": files}}
+    return {**config, **local_split_overrides(config, folder)}

@@ -24,6 +24,7 @@ import pandas as pd
 
 from e2lm_bench.data import DataError, _decoded_lines, local_data_dir
 from e2lm_bench.errors import UserError
+from e2lm_bench.leakage import answer_in_prompt
 from e2lm_bench.results import ResultsError, atomic_write_text, read_results, safe_name
 from e2lm_bench.scoring import SignalQualityWarning, signal_quality
 
@@ -224,25 +225,10 @@ def render_prompt(doc: dict) -> str:
     return "Question: " + doc["question"].strip() + "\nAnswer:"
 
 
-def _collapse(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
 def leaking_items(docs) -> list[tuple[int, str]]:
-    """Items whose gold answer text appears in their own prompt (the organizers' leakage check, reference §5).
-
-    Case-insensitive and whitespace-insensitive, bounded by non-word characters on both sides, so the gold
-    "O" does not leak through "oxygen" and one-character golds only match as a word of their own.
-    """
-    leaks = []
-    for index, doc in enumerate(docs):
-        gold = _collapse(doc["choices"][doc["answer"]])
-        if not gold:
-            continue
-        pattern = r"(?<!\w)" + re.escape(gold) + r"(?!\w)"
-        if re.search(pattern, _collapse(render_prompt(doc)), flags=re.IGNORECASE):
-            leaks.append((index, gold))
-    return leaks
+    """Items whose gold answer text appears in their own prompt (the organizers' leakage check, reference §5)."""
+    return [(index, doc["choices"][doc["answer"]]) for index, doc in enumerate(docs)
+            if answer_in_prompt(doc["choices"][doc["answer"]], render_prompt(doc))]
 
 
 def judge_text(doc: dict) -> str:

@@ -37,7 +37,8 @@ def test_pretrain_writes_loadable_checkpoint_series(tmp_path):
     expected = [f"checkpoint-{s}" for s in log_uniform_steps(24, 5)]
     assert sorted(stats["checkpoints"], key=lambda n: int(n.split("-")[1])) == expected
     assert stats["empty_lines"] == 0 and 0.3 < stats["words_per_token"] <= 1.5
-    for name in expected + ["final"]:
+    assert not (out / "final").exists()  # the last scheduled checkpoint is the final model
+    for name in expected:
         lm = HFLM(pretrained=str(out / name), batch_size=2, device="cpu")
         assert lm.tokenizer.eos_token_id is not None and lm.model.config.vocab_size >= len(lm.tokenizer)
 

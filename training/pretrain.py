@@ -142,7 +142,7 @@ def pretrain(config: PretrainConfig) -> Path:
     if dev is not None and trainer.is_world_process_zero():
         metrics = trainer.evaluate()
         (output / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
-    final = output / "final"
-    trainer.save_model(str(final))
-    tokenizer.save_pretrained(final)
+    if max_steps not in schedule:  # otherwise the last scheduled checkpoint already is the final model
+        trainer.save_model(str(output / "final"))
+        tokenizer.save_pretrained(output / "final")
     return output

@@ -1,0 +1,109 @@
+"""``e2lm-bench demo``: the whole package offline in a few CPU minutes.
+
+A grammar of child-directed speech gives a corpus and matching evaluation sets; a tiny Llama trains on
+the corpus and saves checkpoints log-uniformly over training; the trajectory runner evaluates every
+checkpoint; the curves are scored and written into a report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from e2lm_bench.data import DATA_DIR_ENV
+
+
+@dataclass
+class DemoSettings:
+    output: Path
+    train_utterances: int = 60_000
+    dev_utterances: int = 2_000
+    pairs_per_paradigm: int = 100
+    preset: str = "llama-demo"
+    vocab_size: int = 1_000
+    block_size: int = 64
+    batch_size: int = 32
+    max_steps: int = 800
+    learning_rate: float = 3e-3
+    checkpoints: int = 8
+    seed: int = 0
+
+
+def run_demo(settings: DemoSettings) -> dict:
+    """Run every step; returns the summary that is also written to ``OUTPUT/demo_summary.json``."""
+    from e2lm_bench.demo.grammar import write_corpus, write_eval_sets
+    from e2lm_bench.report import write_report
+    from e2lm_bench.results import atomic_write_text, read_results
+    from e2lm_bench.scoring import score_results
+    from e2lm_bench.trajectory import TrajectoryConfig, run_trajectory
+    from training.pretrain import PretrainConfig, pretrain
+
+    out = Path(settings.output)
+    clock = _Clock()
+    corpus = write_corpus(out / "corpus", settings.train_utterances, settings.dev_utterances, seed=settings.seed)
+    tasks = write_eval_sets(out / "data", pairs_per_paradigm=settings.pairs_per_paradigm, seed=settings.seed + 1)
+    clock.lap("data")
+    series = pretrain(PretrainConfig(
+        corpus=corpus, output=out / "model", preset=settings.preset, vocab_size=settings.vocab_size,
+        block_size=settings.block_size, batch_size=settings.batch_size, learning_rate=settings.learning_rate,
+        weight_decay=0.1, warmup_steps=settings.max_steps // 20, max_steps=settings.max_steps,
+        save=f"log:{settings.checkpoints}", seed=settings.seed, resume=True,
+    ))
+    clock.lap("train")
+    with _data_dir(out / "data"):
+        run_trajectory(TrajectoryConfig(series=[str(series)], tasks=tasks, output=out / "eval", batch_size=64))
+    clock.lap("evaluate")
+    table = read_results(out / "eval")
+    scores = score_results(table, x="step")
+    atomic_write_text(out / "eval" / "scores.json", json.dumps(scores, indent=1, allow_nan=False))
+    report = write_report(out / "eval", table=table, scores=scores)
+    clock.lap("report")
+    summary = summarize(table, scores, tasks) | {"seconds": clock.laps, "report": str(report["html"])}
+    atomic_write_text(out / "demo_summary.json", json.dumps(summary, indent=1))
+    return summary
+
+
+def summarize(table, scores: dict, tasks: list[str]) -> dict:
+    """Final accuracies and mean SQ over the demo tasks: the figures the README quotes."""
+    final = table[(table["step"] == table["step"].max()) & (table["metric"] == "acc") & table["task"].isin(tasks)]
+    zorro = final[final["task"].str.startswith("zorro_")]
+    sq = {metric: [b["sq"] for b in scores["benchmarks"] if b["task"] in tasks and b["metric"] == metric]
+          for metric in ("acc", "margin")}
+    return {
+        "checkpoints": int(table["checkpoint"].nunique()),
+        "final_acc": {row.task: round(float(row.value), 4) for row in final.itertuples()},
+        "final_zorro_mean_acc": round(float(zorro["value"].mean()), 4),
+        "mean_sq": {metric: round(sum(values) / len(values), 4) for metric, values in sq.items() if values},
+    }
+
+
+class _Clock:
+    def __init__(self):
+        self.start = self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self.last, 1)
+        self.laps["total"] = round(now - self.start, 1)
+        self.last = now
+
+
+class _data_dir:
+    """E2LM_DATA_DIR set for the duration of a block, restored afterwards."""
+
+    def __init__(self, path: Path):
+        self.path, self.previous = str(Path(path).resolve()), None
+
+    def __enter__(self):
+        self.previous = os.environ.get(DATA_DIR_ENV)
+        os.environ[DATA_DIR_ENV] = self.path
+
+    def __exit__(self, *exc):
+        if self.previous is None:
+            os.environ.pop(DATA_DIR_ENV, None)
+        else:
+            os.environ[DATA_DIR_ENV] = self.previous
