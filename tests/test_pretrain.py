@@ -136,3 +136,22 @@ def test_distillation_loss_combines_ce_and_kl_as_specified(tmp_path):
         kl = (p * (p.log() - F.log_softmax(logits / 2.0, dim=-1))).sum() / logits.size(0)
     assert loss.item() == pytest.approx((0.3 * ce + 0.7 * 4.0 * kl).item(), rel=1e-5)
     assert kl.item() > 0
+
+
+def test_babylm_word_checkpoints_from_a_real_run(tmp_path):
+    """chck_1M is saved at the first step whose words seen (measured words per token) pass one million."""
+    from lm_eval.models.huggingface import HFLM
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "childes.train").write_text("\n".join(UTTERANCES * 30_000) + "\n")  # 1.26M words
+    (corpus / "childes.dev").write_text("\n".join(UTTERANCES * 10) + "\n")
+    out = pretrain(PretrainConfig(corpus=corpus, output=tmp_path / "run", preset="llama-tiny", vocab_size=300,
+                                  block_size=64, batch_size=64, max_steps=600, warmup_steps=5, save="words"))
+    stats = json.loads((out / "corpus_stats.json").read_text())
+    words_per_step = stats["tokens_per_step"] * stats["words_per_token"]
+    assert stats["words"] == 1_260_000
+    assert list(stats["checkpoints"]) == ["chck_1M"]
+    step = stats["checkpoints"]["chck_1M"]
+    assert step * words_per_step >= 1_000_000 > (step - 1) * words_per_step
+    assert HFLM(pretrained=str(out / "chck_1M"), batch_size=2, device="cpu").model.config.vocab_size == 300
