@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from e2lm_bench.errors import UserError
@@ -107,20 +108,26 @@ def _decoded_lines(path: Path) -> list[str]:
     return lines
 
 
-def read_jsonl(path: str | Path, fields: tuple[str, ...]) -> list[dict[str, str]]:
-    """Rows of a JSONL file, each keeping only ``fields``, which must be non-empty strings."""
+def iter_json_objects(path: str | Path) -> Iterator[tuple[str, dict]]:
+    """(``file:line``, object) for every non-blank line of a JSONL file; anything but a JSON object is an error."""
     path = Path(path)
-    rows = []
     for number, line in enumerate(_decoded_lines(path), start=1):
         if not line.strip():
             continue
+        where = f"{path}:{number}"
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            raise DataError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+            raise DataError(f"{where}: not valid JSON ({err.msg})") from None
         if not isinstance(record, dict):
-            raise DataError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
-        rows.append(_checked_fields(record, fields, f"{path}:{number}"))
+            raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        yield where, record
+
+
+def read_jsonl(path: str | Path, fields: tuple[str, ...]) -> list[dict[str, str]]:
+    """Rows of a JSONL file, each keeping only ``fields``, which must be non-empty strings."""
+    path = Path(path)
+    rows = [_checked_fields(record, fields, where) for where, record in iter_json_objects(path)]
     if not rows:
         raise DataError(f"{path}: no rows")
     return rows

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from e2lm_bench.data import DataError, _decoded_lines, local_data_dir
+from e2lm_bench.data import DataError, iter_json_objects, local_data_dir
 from e2lm_bench.errors import UserError
 from e2lm_bench.leakage import answer_in_prompt
 from e2lm_bench.results import ResultsError, atomic_write_text, read_results, safe_name
@@ -71,16 +71,7 @@ def _sample_value(record: dict, metric: str, where: str) -> float:
 
 def _read_samples(path: Path, task: str, metric: str) -> dict[int, float]:
     values = {}
-    for number, line in enumerate(_decoded_lines(path), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise UserError(f"{where}: not valid JSON ({err.msg})") from None
-        if not isinstance(record, dict):
-            raise UserError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    for where, record in iter_json_objects(path):
         if record.get("task") != task:
             continue
         doc_id = record.get("doc_id")
@@ -468,20 +459,11 @@ def _read_docs(path: Path) -> list[dict]:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     docs, seen = [], {}
-    for number, line in enumerate(_decoded_lines(path), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where}: not valid JSON ({err.msg})") from None
-        if not isinstance(record, dict):
-            raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    for where, record in iter_json_objects(path):
         doc = _checked_doc(record, where)
         if doc["id"] in seen:
             raise _doc_error(where, "id", f"{doc['id']!r} repeats line {seen[doc['id']]}")
-        seen[doc["id"]] = number
+        seen[doc["id"]] = where.rsplit(":", 1)[1]
         docs.append(doc)
     if not docs:
         raise DataError(f"{path}: no rows")
