@@ -25,7 +25,7 @@ from submission.validate import SubmissionError, check_lm_eval_049, leaking_docs
 REPO = Path(__file__).resolve().parents[1]
 TASK_DIR = TASKS_DIR / "early_science"
 TOKEN = "dummy-secret-token-123"
-TASK_FILES = {"early_science.yaml", "_early_science_template", "utils.py"}
+TASK_FILES = {"early_science.yaml", "_early_science_template", "utils.py", "README.md"}
 GIT_IDENTITY = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
 SDIST_CACHE = Path.home() / ".cache" / "e2lm-bench-test"
 
@@ -93,7 +93,7 @@ def test_zip_holds_patch_and_metadata_with_the_token(built):
     patch = built.patch_path.read_text()
     added = {line.split(" b/")[-1] for line in patch.splitlines() if line.startswith("diff --git ")}
     assert added == {f"lm_eval/tasks/early_science/{name}" for name in TASK_FILES}
-    assert patch.count("new file mode") == 3
+    assert patch.count("new file mode") == len(TASK_FILES)
     assert built.validation.doc_count == 106 and built.validation.result_key == "margin,none"
 
 
@@ -281,7 +281,8 @@ def test_fork_patch_replaces_an_older_copy_of_the_folder(sample_env, tmp_path):
     fork = make_fork(tmp_path, {"lm_eval/tasks/early_science/early_science.yaml": "task: early_science\n",
                                 "lm_eval/tasks/early_science/stale.yaml": "task: stale\n"})
     result = build_submission("early_science", "margin", tmp_path / "out", fork=fork)
-    assert sorted(result.patch_files) == ["A\tlm_eval/tasks/early_science/_early_science_template",
+    assert sorted(result.patch_files) == ["A\tlm_eval/tasks/early_science/README.md",
+                                          "A\tlm_eval/tasks/early_science/_early_science_template",
                                           "A\tlm_eval/tasks/early_science/utils.py",
                                           "D\tlm_eval/tasks/early_science/stale.yaml",
                                           "M\tlm_eval/tasks/early_science/early_science.yaml"]
