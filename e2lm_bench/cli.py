@@ -128,6 +128,12 @@ def _build_parser() -> argparse.ArgumentParser:
     pool.add_argument("--max-items", type=int)
     pool.add_argument("--seed", type=int, default=0)
 
+    suites = builders.add_parser("minpairs-from-text", help="Zorro/BLiMP line pairs or BLiMP JSONL into the zorro layout")
+    suites.add_argument("source", type=Path, help="folder of *.txt (consecutive pairs) or *.jsonl (BLiMP) files")
+    suites.add_argument("--output", required=True, type=Path, help="data folder (E2LM_DATA_DIR layout)")
+    suites.add_argument("--suite", default="zorro", choices=["zorro", "blimp"])
+    suites.add_argument("--bad-first", action="store_true", help="the ungrammatical line comes first in each pair")
+
     demo = commands.add_parser("demo", help="the whole package offline: grammar corpus, training, evaluation, report")
     demo.add_argument("--output", type=Path, default=Path("runs/demo"))
     demo.add_argument("--max-steps", type=int, default=800, help="training steps (the default fits in ~5 CPU minutes)")
@@ -293,6 +299,11 @@ def _select_items(args) -> int:
 
 
 def _data(args) -> int:
+    if args.builder == "minpairs-from-text":
+        from e2lm_bench.builders.minpairs import convert_suite
+
+        print("\n".join(convert_suite(args.source, args.output, args.suite, args.bad_first).lines()))
+        return 0
     from e2lm_bench.science_pool import build_pool
 
     print(build_pool(args.output, sources=tuple(s.strip() for s in args.sources.split(",")),
