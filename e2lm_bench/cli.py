@@ -12,7 +12,7 @@ from e2lm_bench.harness import resolve_data_dir
 EVAL_HELP = """\
 usage: e2lm-bench eval [--data-dir DIR|sample] <any lm_eval arguments>
 
-Runs lm-eval's own command line with this package's tasks (dialogue_minpairs, lexical_decision,
+Runs lm-eval's own command line with this package's tasks (dialogue_minpairs, lexical_decision, early_science,
 zorro and their subtasks) on the include path, and --batch_size auto unless you give one.
 --data-dir sets E2LM_DATA_DIR for the run ('sample' = the small data bundled with the package).
 lm-eval's help follows.
