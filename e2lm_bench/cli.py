@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -133,6 +134,15 @@ def _build_parser() -> argparse.ArgumentParser:
     suites.add_argument("--output", required=True, type=Path, help="data folder (E2LM_DATA_DIR layout)")
     suites.add_argument("--suite", default="zorro", choices=["zorro", "blimp"])
     suites.add_argument("--bad-first", action="store_true", help="the ungrammatical line comes first in each pair")
+
+    lexical = builders.add_parser("lexical-decision", help="real words against matched pseudo-words (English)")
+    lexical.add_argument("--output", required=True, type=Path, help="data folder (E2LM_DATA_DIR layout)")
+    source = lexical.add_mutually_exclusive_group(required=True)
+    source.add_argument("--words", type=Path, help="word list, one word per line")
+    source.add_argument("--frequency-band", help="Zipf band LOW,HIGH of wordfreq's English list, e.g. 4,5.5")
+    lexical.add_argument("--vocabulary", type=Path, help="keep words a tokenizer folder or a corpus (file or *.train folder) contains")
+    lexical.add_argument("-n", type=int, help="number of pairs (default: all words)")
+    lexical.add_argument("--seed", type=int, default=0)
 
     demo = commands.add_parser("demo", help="the whole package offline: grammar corpus, training, evaluation, report")
     demo.add_argument("--output", type=Path, default=Path("runs/demo"))
@@ -299,6 +309,21 @@ def _select_items(args) -> int:
 
 
 def _data(args) -> int:
+    if args.builder == "lexical-decision":
+        from e2lm_bench.builders.lexical import build_lexical_decision, read_word_list, vocabulary_from
+
+        try:
+            band = tuple(float(x) for x in args.frequency_band.split(",")) if args.frequency_band else None
+        except ValueError:
+            band = ()
+        if band is not None and len(band) != 2:
+            raise UserError(f"--frequency-band {args.frequency_band!r}: expected LOW,HIGH, e.g. 4,5.5")
+        summary = build_lexical_decision(
+            args.output, words=read_word_list(args.words) if args.words else None, frequency_band=band,
+            vocabulary=vocabulary_from(args.vocabulary) if args.vocabulary else None, n=args.n, seed=args.seed,
+        )
+        print(json.dumps(summary, indent=1))
+        return 0
     if args.builder == "minpairs-from-text":
         from e2lm_bench.builders.minpairs import convert_suite
 
