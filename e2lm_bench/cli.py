@@ -135,6 +135,19 @@ def _build_parser() -> argparse.ArgumentParser:
     suites.add_argument("--suite", default="zorro", choices=["zorro", "blimp"])
     suites.add_argument("--bad-first", action="store_true", help="the ungrammatical line comes first in each pair")
 
+    dialogue = builders.add_parser("dialogue-minpairs", help="caregiver turn, the child's reply and a matched distractor, from CHAT")
+    dialogue.add_argument("chat", nargs="+", type=Path, help=".cha transcripts or folders of them")
+    dialogue.add_argument("--output", required=True, type=Path, help="data folder (E2LM_DATA_DIR layout)")
+    dialogue.add_argument("--match", default="words", choices=["words", "tokens"])
+    dialogue.add_argument("--tokenizer", help="tokenizer folder for --match tokens")
+    dialogue.add_argument("--caregivers", default="MOT,FAT", help="speaker codes of caregiver turns")
+    dialogue.add_argument("--child", default="CHI")
+    dialogue.add_argument("--min-words", type=int, default=1, help="minimum words in the child's reply")
+    dialogue.add_argument("--no-dedupe", action="store_true", help="keep repeated (prompt, reply) pairs")
+    dialogue.add_argument("--held-out", type=float, default=0.0, help="fraction of pairs set aside in <name>_heldout.jsonl")
+    dialogue.add_argument("--name", help="output file stem (default dialogue_eval_words / dialogue_eval_tokens)")
+    dialogue.add_argument("--seed", type=int, default=0)
+
     lexical = builders.add_parser("lexical-decision", help="real words against matched pseudo-words (English)")
     lexical.add_argument("--output", required=True, type=Path, help="data folder (E2LM_DATA_DIR layout)")
     source = lexical.add_mutually_exclusive_group(required=True)
@@ -309,6 +322,16 @@ def _select_items(args) -> int:
 
 
 def _data(args) -> int:
+    if args.builder == "dialogue-minpairs":
+        from e2lm_bench.builders.dialogue import build_dialogue_minpairs
+
+        summary = build_dialogue_minpairs(
+            args.chat, args.output, match=args.match, tokenizer=args.tokenizer,
+            caregivers=tuple(c.strip() for c in args.caregivers.split(",")), child=args.child, seed=args.seed,
+            min_words=args.min_words, dedupe=not args.no_dedupe, held_out=args.held_out, name=args.name,
+        )
+        print(json.dumps(summary, indent=1))
+        return 0
     if args.builder == "lexical-decision":
         from e2lm_bench.builders.lexical import build_lexical_decision, read_word_list, vocabulary_from
 

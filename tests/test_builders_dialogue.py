@@ -194,3 +194,14 @@ def test_words_file_runs_in_lm_eval(corpus, tmp_path, llama_dir, monkeypatch):
     result = out["results"]["dialogue_minpairs_words"]
     assert 0.0 <= result["acc,none"] <= 1.0
     assert out["n-samples"]["dialogue_minpairs_words"]["effective"] == 5
+
+
+def test_cli_wiring(corpus, tmp_path, capsys):
+    from e2lm_bench.cli import main
+
+    assert main(["data", "dialogue-minpairs", str(corpus), "--output", str(tmp_path / "cli"), "--seed", "3"]) == 0
+    assert '"pairs_written"' in capsys.readouterr().out
+    assert rows_of(tmp_path / "cli" / "dialogue_minpairs" / "dialogue_eval_words.jsonl")
+    write_chat(tmp_path / "bad" / "cut.cha", TRANSCRIPT_A, end=False)
+    assert main(["data", "dialogue-minpairs", str(tmp_path / "bad"), "--output", str(tmp_path / "o2")]) == 2
+    assert "truncated CHAT transcript" in capsys.readouterr().err
