@@ -257,8 +257,6 @@ def _pairs(text: str | None) -> list[tuple[str, str]] | None:
 
 
 def _score(args) -> int:
-    import json
-
     import pandas as pd
 
     from e2lm_bench.results import atomic_write_text, load_organizer_curves, read_results

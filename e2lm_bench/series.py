@@ -13,7 +13,6 @@ from pathlib import Path
 from e2lm_bench.checkpoints import babylm_words, checkpoint_axes, parse_step
 from e2lm_bench.errors import UserError
 
-MODEL_FILES = ("config.json",)
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.ckpt", "*.gguf")
 HUB_SUBFOLDER = re.compile(r"^(iter_\d+|checkpoint-\d+|step[_-]?\d+|global_step\d+)$")
 HUB_REVISION = re.compile(r"^chck_\d+[MK]$", re.IGNORECASE)

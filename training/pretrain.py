@@ -19,7 +19,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
 
 from e2lm_bench.errors import UserError
-from training.corpus import BlockDataset, CorpusStats, split_files, tokenize_split
+from training.corpus import BlockDataset, CorpusStats, iter_lines, split_files, tokenize_split
 from training.distill import DistillationTrainer
 from training.presets import config_from
 from training.schedule import SaveAtCallback, babylm_word_schedule, checkpoint_name_for_words, log_uniform_steps
@@ -66,10 +66,7 @@ def prepare_tokenizer(config: PretrainConfig):
     if config.tokenizer:
         tokenizer = AutoTokenizer.from_pretrained(config.tokenizer)
     else:
-        stats = CorpusStats()
-        from training.corpus import iter_lines
-
-        tokenizer = train_bpe_tokenizer(iter_lines(split_files(config.corpus, "train"), stats),
+        tokenizer = train_bpe_tokenizer(iter_lines(split_files(config.corpus, "train"), CorpusStats()),
                                         vocab_size=config.vocab_size, add_bos=False)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
