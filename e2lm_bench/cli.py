@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _baseline(args) -> int:
-    from training.baselines import save_random_logits_model, save_untrained_model
+    from e2lm_bench.training.baselines import save_random_logits_model, save_untrained_model
 
     tokenizer = _load_tokenizer(args.tokenizer)
     if args.kind == "random-logits":
@@ -290,7 +290,7 @@ def _score(args) -> int:
 
 
 def _train(args) -> int:
-    from training.pretrain import PretrainConfig, pretrain
+    from e2lm_bench.training.pretrain import PretrainConfig, pretrain
 
     config = PretrainConfig(
         corpus=args.corpus, output=args.output, preset=args.preset, tokenizer=args.tokenizer,

@@ -231,7 +231,7 @@ def local_task_config(name: str) -> dict | None:
         return None
     from lm_eval.tasks._yaml_loader import load_yaml
 
-    from lm_eval_tasks import TASKS_DIR
+    from e2lm_bench.lm_eval_tasks import TASKS_DIR
 
     folder = HUB_TASK_FOLDERS[name]
     config = load_yaml(str(TASKS_DIR / folder / f"{name}.yaml"), resolve_func=True)

@@ -21,7 +21,7 @@ DEFAULT_BATCH_SIZE = "auto"  # lm-eval's default of 1 is ~8x slower on minimal p
 
 
 def tasks_dir() -> Path:
-    from lm_eval_tasks import TASKS_DIR
+    from e2lm_bench.lm_eval_tasks import TASKS_DIR
 
     return TASKS_DIR
 

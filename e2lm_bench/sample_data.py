@@ -370,7 +370,7 @@ def sample_texts(data_dir: str | Path = SAMPLE_DATA_DIR) -> list[str]:
 
 def sample_tokenizer(vocab_size: int = 1000):
     """A byte-level BPE trained on the bundled sample: a tokenizer for offline baselines, in seconds."""
-    from training.tokenizer import train_bpe_tokenizer
+    from e2lm_bench.training.tokenizer import train_bpe_tokenizer
 
     return train_bpe_tokenizer(sample_texts(), vocab_size=vocab_size, min_frequency=1)
 

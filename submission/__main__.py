@@ -1,4 +1,4 @@
-"""``python -m submission`` (and ``./submission.sh``): build the E2LM submission.zip for one of our tasks."""
+"""``python -m e2lm_bench.submission`` (and ``./submission.sh``): build the E2LM submission.zip for one of our tasks."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import os
 import sys
 
 from e2lm_bench.errors import UserError
-from submission.package import DEFAULT_OUTPUT, TOKEN_ENV, build_submission, summary
-from submission.validate import FORK_BASE_VERSION, check_lm_eval_049
+from e2lm_bench.submission.package import DEFAULT_OUTPUT, TOKEN_ENV, build_submission, summary
+from e2lm_bench.submission.validate import FORK_BASE_VERSION, check_lm_eval_049
 
 
 def parser() -> argparse.ArgumentParser:

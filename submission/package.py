@@ -17,8 +17,8 @@ import yaml
 
 from e2lm_bench.errors import UserError
 from e2lm_bench.results import atomic_write_text
-from submission.patch import FORK_COMMIT, build_patch, stage_folder
-from submission.validate import MAX_DOCS, MIN_DOCS, Validation, find_task_yaml, validate_task
+from e2lm_bench.submission.patch import FORK_COMMIT, build_patch, stage_folder
+from e2lm_bench.submission.validate import MAX_DOCS, MIN_DOCS, Validation, find_task_yaml, validate_task
 
 DEFAULT_OUTPUT = Path("build/submission")
 TOKEN_ENV = "HF_TOKEN"

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from submission.validate import SKIPPED, SubmissionError, is_hub_id
+from e2lm_bench.submission.validate import SKIPPED, SubmissionError, is_hub_id
 
 FORK_COMMIT = "ff249c33"  # tiiuae/lm-evaluation-harness-competition, the commit the organizers apply patches to
 TASKS_PREFIX = "lm_eval/tasks"

@@ -273,7 +273,7 @@ def check_lm_eval_049(patch: str | Path, sdist_dir: str | Path, validation: Vali
                 raise SubmissionError(f"the patch does not apply to the lm-eval tree in {sdist_dir}: {applied.stderr.strip()}")
         report_path = root.parent / "report.json"
         code = (f"import sys; sys.path.append({str(PACKAGE_PARENT)!r}); "
-                "from submission.validate import smoke_run; smoke_run(*sys.argv[1:])")
+                "from e2lm_bench.submission.validate import smoke_run; smoke_run(*sys.argv[1:])")
         args = [validation.task_name, json.dumps(validation.local_data), str(report_path)]
         run = subprocess.run([sys.executable, "-c", code, *args], cwd=root, env={**env, "PYTHONPATH": str(root)},
                              capture_output=True, text=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from training.baselines import save_random_logits_model, save_untrained_model
-from training.tokenizer import train_bpe_tokenizer
+from e2lm_bench.training.baselines import save_random_logits_model, save_untrained_model
+from e2lm_bench.training.tokenizer import train_bpe_tokenizer
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -9,7 +9,7 @@ import pytest
 
 from e2lm_bench.builders.dialogue import build_dialogue_minpairs, clean_utterance
 from e2lm_bench.data import DIALOGUE_FIELDS, DataError, read_jsonl
-from training.tokenizer import train_bpe_tokenizer
+from e2lm_bench.training.tokenizer import train_bpe_tokenizer
 
 HEADER = (
     "@UTF8\n@Begin\n@Languages:\teng\n"

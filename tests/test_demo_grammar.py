@@ -10,7 +10,7 @@ import pytest
 from e2lm_bench.data import DIALOGUE_FIELDS, LEXICAL_FIELDS, ZORRO_PARADIGMS, read_jsonl, read_pair_lines, zorro_task_name
 from e2lm_bench.demo import grammar
 from e2lm_bench.demo.grammar import generate_corpus, write_corpus, write_eval_sets
-from lm_eval_tasks import TASKS_DIR
+from e2lm_bench.lm_eval_tasks import TASKS_DIR
 
 PAIRS = 200
 PUNCTUATION_AND_TAGS = {".", "?", "!", "*MOT:", "*CHI:"}

@@ -11,7 +11,7 @@ import pytest
 
 from e2lm_bench.data import DataError, local_task_config
 from e2lm_bench.sample_data import SAMPLE_DATA_DIR
-from lm_eval_tasks import TASKS_DIR
+from e2lm_bench.lm_eval_tasks import TASKS_DIR
 
 TASK_DIR = TASKS_DIR / "early_science"
 

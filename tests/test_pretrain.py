@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from training.corpus import BlockDataset, CorpusError, CorpusStats, tokenize_split
-from training.pretrain import PretrainConfig, pretrain, save_schedule
-from training.schedule import babylm_word_schedule, log_uniform_steps
-from training.tokenizer import train_bpe_tokenizer
+from e2lm_bench.training.corpus import BlockDataset, CorpusError, CorpusStats, tokenize_split
+from e2lm_bench.training.pretrain import PretrainConfig, pretrain, save_schedule
+from e2lm_bench.training.schedule import babylm_word_schedule, log_uniform_steps
+from e2lm_bench.training.tokenizer import train_bpe_tokenizer
 
 UTTERANCES = ["the dog runs .", "the dogs run .", "where is the ball ?", "look at the red ball .",
               "do you want more milk ?", "the cat sleeps on the bed .", "i see a big truck .", "no more juice ."]
@@ -115,8 +115,8 @@ def test_training_blocks_move_dev_blocks_do_not():
 def test_distillation_loss_combines_ce_and_kl_as_specified(tmp_path):
     from transformers import TrainingArguments
 
-    from training.baselines import save_untrained_model
-    from training.distill import DistillationTrainer
+    from e2lm_bench.training.baselines import save_untrained_model
+    from e2lm_bench.training.distill import DistillationTrainer
 
     tokenizer = train_bpe_tokenizer(UTTERANCES * 5, vocab_size=300)
     student, *teachers = [

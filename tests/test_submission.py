@@ -16,11 +16,11 @@ import pytest
 import yaml
 
 from e2lm_bench.sample_data import SAMPLE_DATA_DIR
-from lm_eval_tasks import TASKS_DIR
-from submission.__main__ import main
-from submission.package import build_submission
-from submission.patch import FORK_COMMIT, set_dataset_path
-from submission.validate import SubmissionError, check_lm_eval_049, leaking_docs, validate_task
+from e2lm_bench.lm_eval_tasks import TASKS_DIR
+from e2lm_bench.submission.__main__ import main
+from e2lm_bench.submission.package import build_submission
+from e2lm_bench.submission.patch import FORK_COMMIT, set_dataset_path
+from e2lm_bench.submission.validate import SubmissionError, check_lm_eval_049, leaking_docs, validate_task
 
 REPO = Path(__file__).resolve().parents[1]
 TASK_DIR = TASKS_DIR / "early_science"
@@ -346,7 +346,7 @@ def test_check_049_refuses_a_patch_that_does_not_apply(built, lm_eval_049, tmp_p
 # --- token hygiene ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [[sys.executable, "-m", "submission"], [str(REPO / "submission.sh")]], ids=["python-m", "script"])
+@pytest.mark.parametrize("command", [[sys.executable, "-m", "e2lm_bench.submission"], [str(REPO / "submission.sh")]], ids=["python-m", "script"])
 def test_token_appears_only_in_metadata(tmp_path, command):
     env = {**os.environ, "HF_TOKEN": TOKEN, "E2LM_DATA_DIR": str(SAMPLE_DATA_DIR), "PYTHONPATH": str(REPO)}
     run = subprocess.run([*command, "--task", "early_science", "--metric", "margin"], cwd=tmp_path, env=env,

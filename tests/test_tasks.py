@@ -8,7 +8,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from e2lm_bench.conventions import LMScorer, task_pairs
 from e2lm_bench.data import ZORRO_PARADIGMS, zorro_task_name
-from lm_eval_tasks import TASKS_DIR
+from e2lm_bench.lm_eval_tasks import TASKS_DIR
 from tests.conftest import DIALOGUE_ROWS, SHARED_DATA
 
 OUR_LEAF_TASKS = ["dialogue_minpairs_words", "dialogue_minpairs_tokens", "lexical_decision"] + [
@@ -36,7 +36,7 @@ def test_every_task_is_registered():
 
 
 def test_zorro_configs_match_their_generator():
-    from lm_eval_tasks.zorro.generate_configs import configs
+    from e2lm_bench.lm_eval_tasks.zorro.generate_configs import configs
 
     for name, text in configs().items():
         assert (TASKS_DIR / "zorro" / name).read_text() == text, f"{name} is stale: rerun generate_configs.py"

@@ -34,7 +34,7 @@ def test_runner_equals_lm_eval_per_checkpoint(tiny_series, use_data_dir, tmp_pat
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
-    from lm_eval_tasks import TASKS_DIR
+    from e2lm_bench.lm_eval_tasks import TASKS_DIR
 
     summary = run_trajectory(_config([tiny_series], tmp_path / "run"))
     assert len(summary.evaluated) == 8 and not summary.failed

@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM
 
-from training.presets import config_from
-from training.random_logits_model import RandomLogitsConfig, RandomLogitsForCausalLM
+from e2lm_bench.training.presets import config_from
+from e2lm_bench.training.random_logits_model import RandomLogitsConfig, RandomLogitsForCausalLM
 
 
 def save_random_logits_model(output_dir: str | Path, tokenizer, seed: int = 0) -> Path:

@@ -19,11 +19,11 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
 
 from e2lm_bench.errors import UserError
-from training.corpus import BlockDataset, CorpusStats, iter_lines, split_files, tokenize_split
-from training.distill import DistillationTrainer
-from training.presets import config_from
-from training.schedule import SaveAtCallback, babylm_word_schedule, checkpoint_name_for_words, log_uniform_steps
-from training.tokenizer import train_bpe_tokenizer
+from e2lm_bench.training.corpus import BlockDataset, CorpusStats, iter_lines, split_files, tokenize_split
+from e2lm_bench.training.distill import DistillationTrainer
+from e2lm_bench.training.presets import config_from
+from e2lm_bench.training.schedule import SaveAtCallback, babylm_word_schedule, checkpoint_name_for_words, log_uniform_steps
+from e2lm_bench.training.tokenizer import train_bpe_tokenizer
 
 
 @dataclass

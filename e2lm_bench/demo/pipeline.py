@@ -39,7 +39,7 @@ def run_demo(settings: DemoSettings) -> dict:
     from e2lm_bench.results import atomic_write_text, read_results
     from e2lm_bench.scoring import score_results
     from e2lm_bench.trajectory import TrajectoryConfig, run_trajectory
-    from training.pretrain import PretrainConfig, pretrain
+    from e2lm_bench.training.pretrain import PretrainConfig, pretrain
 
     out = Path(settings.output)
     clock = _Clock()
