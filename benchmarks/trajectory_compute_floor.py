@@ -42,10 +42,10 @@ def main() -> None:
     args = task_arguments(__doc__, limit=100)
     os.environ["E2LM_DATA_DIR"] = args.data_dir
 
-    from e2lm_bench import trajectory
+    from e2lm_bench import series_lm, trajectory
 
     batches, scoring = [], []
-    model_call, loglikelihood = trajectory.SeriesLM._model_call, trajectory.SeriesLM.loglikelihood
+    model_call, loglikelihood = series_lm.SeriesLM._model_call, series_lm.SeriesLM.loglikelihood
 
     def recording_call(self, inps, *rest, **kwargs):
         batches.append(inps.detach().clone())
@@ -57,8 +57,8 @@ def main() -> None:
         scoring.append(time.perf_counter() - start)
         return out
 
-    trajectory.SeriesLM._model_call = recording_call
-    trajectory.SeriesLM.loglikelihood = timed_loglikelihood
+    series_lm.SeriesLM._model_call = recording_call
+    series_lm.SeriesLM.loglikelihood = timed_loglikelihood
     with tempfile.TemporaryDirectory() as tmp:
         series, n_params = build_model(Path(tmp) / "series")
         config = trajectory.TrajectoryConfig(series=[str(series)], tasks=[args.task], output=Path(tmp) / "run",

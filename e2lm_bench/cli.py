@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 from e2lm_bench.errors import UserError
 from e2lm_bench.harness import resolve_data_dir
+from e2lm_bench.model_options import DTYPES, parse_model_args
 
 EVAL_HELP = """\
 usage: e2lm-bench eval [--data-dir DIR|sample] <any lm_eval arguments>
@@ -20,7 +22,14 @@ lm-eval's help follows.
 """
 
 
+def _defaults(config_class) -> dict:
+    """A config dataclass's field defaults: each default is stated once, in the dataclass the library uses."""
+    return {f.name: f.default for f in dataclasses.fields(config_class) if f.default is not dataclasses.MISSING}
+
+
 def _build_parser() -> argparse.ArgumentParser:
+    from e2lm_bench.trajectory import TrajectoryConfig
+
     parser = argparse.ArgumentParser(prog="e2lm-bench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("eval", help="lm_eval with our tasks registered (all lm_eval arguments pass through)")
@@ -47,21 +56,36 @@ def _build_parser() -> argparse.ArgumentParser:
     conventions.add_argument("--limit", type=int, help="first N items (per paradigm for zorro)")
     conventions.add_argument("--lowercase", action="store_true", help="lower-case sentences first (the seed's Zorro script did)")
     conventions.add_argument("--batch-size", type=int, default=64)
-    conventions.add_argument("--device")
+    conventions.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
+    conventions.add_argument("--dtype", default="auto", choices=DTYPES,
+                             help="model dtype (default: auto, as saved)")
+    conventions.add_argument("--model-args", help="k=v,... for from_pretrained, e.g. revision=step1000,attn_implementation=eager")
     conventions.add_argument("--trust-remote-code", action="store_true")
+    conventions.add_argument("--data-dir", help="E2LM_DATA_DIR for the pairs ('sample' = the bundled sample)")
 
     trajectory = commands.add_parser(
         "trajectory", help="evaluate tasks over checkpoint series into DIR/results.csv (resumable, shardable)"
     )
+    run_defaults = _defaults(TrajectoryConfig)
     trajectory.add_argument("series", nargs="+", help="checkpoint folder, model folder, or Hub repository id")
     trajectory.add_argument("--tasks", required=True, help="comma-separated lm-eval tasks or groups (ours or built-in)")
     trajectory.add_argument("--output", required=True, type=Path, help="run folder (results, samples, failures)")
     trajectory.add_argument("--limit", type=int, help="first N documents per task")
-    trajectory.add_argument("--batch-size", type=int, default=64)
+    trajectory.add_argument("--batch-size", type=int, default=run_defaults["batch_size"])
     trajectory.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
-    trajectory.add_argument("--shard", default="0/1", help="I/N: run the I-th (0-based) of N disjoint parts")
-    trajectory.add_argument("--dtype", help="model dtype, e.g. bfloat16 (default: as saved)")
-    trajectory.add_argument("--trust-remote-code", action="store_true")
+    trajectory.add_argument("--shard", default="{}/{}".format(*run_defaults["shard"]),
+                            help="I/N: run the I-th (0-based) of N disjoint parts")
+    trajectory.add_argument("--dtype", choices=DTYPES,
+                            help="model dtype (default: auto, as saved)")
+    trajectory.add_argument("--model-args", help="k=v,... for HFLM and from_pretrained, as lm_eval's --model_args "
+                            "(revision, attn_implementation, parallelize=True, device_map, ...)")
+    trajectory.add_argument("--trust-remote-code", action="store_true", help="same as --model-args trust_remote_code=True")
+    trajectory.add_argument("--num-fewshot", type=int, help="few-shot examples per item, as lm_eval's --num_fewshot "
+                            "(overrides the task's, except where a task fixes 0)")
+    trajectory.add_argument("--seed", help="as lm_eval's --seed: one int, or python,numpy,torch,fewshot "
+                            "(default: 0,1234,1234,1234)")
+    trajectory.add_argument("--overwrite", action="store_true",
+                            help="re-evaluate parts written with other settings (default: refuse to mix them)")
     trajectory.add_argument("--include-path", help="an extra folder of task YAMLs")
     trajectory.add_argument("--data-dir", help="E2LM_DATA_DIR for our tasks ('sample' = the bundled sample)")
     trajectory.add_argument("--every", type=int, help="keep checkpoints whose step is a multiple of N")
@@ -164,6 +188,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="DIR/report.html (self-contained) and DIR/report.md with plots")
     report.add_argument("run", type=Path, help="run folder with results and scores.json")
+
+    register = commands.add_parser(
+        "register", help="make plain `lm_eval` find our tasks without --include_path (links in lm-eval's task folder)"
+    )
+    register.add_argument("--undo", action="store_true", help="remove what `e2lm-bench register` made, nothing else")
     return parser
 
 
@@ -213,12 +242,26 @@ def _sample_data(args) -> int:
     return 0
 
 
-def _conventions(args) -> int:
-    from e2lm_bench.conventions import LMScorer, compare_conventions
+CONVENTIONS_OWN_OPTIONS = {"pretrained": "the model as MODEL", "dtype": "the dtype with --dtype", "device": "the device with --device"}
 
-    kwargs = {"trust_remote_code": True} if args.trust_remote_code else {}
-    scorer = LMScorer.from_pretrained(args.model, batch_size=args.batch_size, device=args.device, **kwargs)
-    table = compare_conventions(scorer, args.task, limit=args.limit, lowercase=args.lowercase)
+
+def _conventions(args) -> int:
+    import os
+
+    from e2lm_bench.conventions import LMScorer, compare_conventions, pair_sources, task_pairs
+
+    model_args = parse_model_args(args.model_args, args.trust_remote_code)
+    taken = sorted(CONVENTIONS_OWN_OPTIONS.keys() & model_args.keys())
+    if taken:
+        raise UserError(f"--model-args {', '.join(taken)}: give {', '.join(CONVENTIONS_OWN_OPTIONS[k] for k in taken)}")
+    if args.data_dir:
+        os.environ["E2LM_DATA_DIR"] = str(resolve_data_dir(args.data_dir))
+    subtasks = task_pairs(args.task, args.limit)  # before the model loads, so a data problem shows at once
+    for name, source in pair_sources(args.task).items():
+        print(f"{name}: {len(subtasks[name][1])} pairs from {source}")
+    scorer = LMScorer.from_pretrained(args.model, batch_size=args.batch_size, device=args.device, dtype=args.dtype,
+                                      **model_args)
+    table = compare_conventions(scorer, subtasks, lowercase=args.lowercase)
     print(f"{'convention':<14}{'acc':>8}{'margin':>10}")
     for name, row in table.items():
         print(f"{name:<14}{row['acc']:>8.4f}{row['margin']:>10.4f}")
@@ -228,19 +271,23 @@ def _conventions(args) -> int:
 def _trajectory(args) -> int:
     import os
 
-    from e2lm_bench.trajectory import TrajectoryConfig, parse_shard, run_trajectory
+    from e2lm_bench.trajectory import TrajectoryConfig, parse_seed, parse_shard, run_trajectory
 
     if args.data_dir:
         os.environ["E2LM_DATA_DIR"] = str(resolve_data_dir(args.data_dir))
+    model_args = parse_model_args(args.model_args, args.trust_remote_code)
     config = TrajectoryConfig(
         series=args.series, tasks=[t.strip() for t in args.tasks.split(",") if t.strip()], output=args.output,
         limit=args.limit, batch_size=args.batch_size, device=args.device, shard=parse_shard(args.shard),
-        dtype=args.dtype, trust_remote_code=args.trust_remote_code, include_path=args.include_path,
-        every=args.every, max_step=args.max_step, tokens_per_step=args.tokens_per_step,
-        hub_token=os.environ.get("HF_TOKEN") or None,
+        dtype=args.dtype, model_args=model_args, num_fewshot=args.num_fewshot, seed=parse_seed(args.seed),
+        overwrite=args.overwrite, include_path=args.include_path, every=args.every, max_step=args.max_step,
+        tokens_per_step=args.tokens_per_step, hub_token=os.environ.get("HF_TOKEN") or None,
     )
     summary = run_trajectory(config)
     print(f"evaluated {len(summary.evaluated)}, already done {summary.skipped}, failed checkpoints {len(summary.failed)}")
+    if summary.unverified:
+        print(f"  {summary.unverified} done part(s) were written by an older e2lm-bench without their settings: "
+              "kept unchecked (--overwrite re-evaluates them)")
     for failure in summary.failed:
         print(f"  failed: {failure['location']}: {failure['error']}")
     print(f"results: {summary.results_csv}")
@@ -259,7 +306,8 @@ def _pairs(text: str | None) -> list[tuple[str, str]] | None:
 def _score(args) -> int:
     import pandas as pd
 
-    from e2lm_bench.results import atomic_write_text, load_organizer_curves, read_results
+    from e2lm_bench.atomic import atomic_write_text
+    from e2lm_bench.results import load_organizer_curves, read_results
     from e2lm_bench.scoring import format_scores, score_results
 
     source = args.results
@@ -305,7 +353,10 @@ def _train(args) -> int:
 
 
 def _select_items(args) -> int:
-    from e2lm_bench.item_selection import item_curves, load_docs, push_to_hub, select_items, write_selection
+    from e2lm_bench.hub_dataset import push_to_hub
+    from e2lm_bench.item_curves import item_curves
+    from e2lm_bench.item_selection import select_items, write_selection
+    from e2lm_bench.science_docs import load_docs
 
     test, dev = load_docs(resolve_data_dir(args.data_dir) if args.data_dir else None, task=args.task)
     curves = item_curves(args.run, args.task, args.metric)
@@ -381,10 +432,32 @@ def _report(args) -> int:
     return 0
 
 
+def _register(args) -> int:
+    from e2lm_bench.registration import register, unregister
+
+    if args.undo:
+        done = unregister()
+        if done is None:
+            print("e2lm-bench is not registered with lm-eval: nothing to undo")
+            return 0
+        print(f"removed the links to {done.source} and {done.folder}; plain lm_eval needs --include_path again")
+        for path in done.kept:
+            print(f"  kept {path}: it holds files `e2lm-bench register` did not make")
+        return 0
+    done = register()
+    state = "registered" if done.changed else "already registered, nothing changed:"
+    print(f"{state} {done.folder} ({len(done.files)} links to {done.source})")
+    print("plain lm_eval now finds our tasks, e.g.\n"
+          "  lm_eval --model hf --model_args pretrained=DIR --tasks dialogue_minpairs\n"
+          "(data: the public sources, or set E2LM_DATA_DIR; `e2lm-bench sample-data` prints the bundled sample)\n"
+          "undo with: e2lm-bench register --undo")
+    return 0
+
+
 _COMMANDS = {
     "baseline": _baseline, "sample-data": _sample_data, "conventions": _conventions,
     "trajectory": _trajectory, "score": _score, "report": _report, "train": _train, "demo": _demo,
-    "select-items": _select_items, "data": _data,
+    "select-items": _select_items, "data": _data, "register": _register,
 }
 
 if __name__ == "__main__":

@@ -30,7 +30,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from e2lm_bench.model_options import DTYPES, default_device
+
 CONVENTIONS = ("lm-eval", "minicons", "babylm-2025")
+TOKENIZER_KWARGS = ("revision", "trust_remote_code")  # the model options that also select the tokenizer
 
 
 @dataclass(frozen=True)
@@ -66,18 +69,28 @@ class LMScorer:
     """Sums token log-probabilities of a causal LM under a named convention (see the module docstring)."""
 
     def __init__(self, model, tokenizer, batch_size: int = 64, device: str | None = None):
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = torch.device(device or default_device())
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self._bow_ids = _word_start_ids(tokenizer)
 
     @classmethod
-    def from_pretrained(cls, path: str, batch_size: int = 64, device: str | None = None, **model_kwargs):
+    def from_pretrained(cls, path: str, batch_size: int = 64, device: str | None = None, dtype: str = "auto",
+                        **model_kwargs):
+        """Load a model folder or Hub id in ``dtype`` ("auto": as saved) onto ``device`` (default: CUDA when available).
+
+        ``model_kwargs`` (``revision``, ``trust_remote_code``, ``attn_implementation``, ...) go to the model's
+        ``from_pretrained``; ``revision`` and ``trust_remote_code`` also to the tokenizer's.
+        """
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(path, **model_kwargs)
-        model = AutoModelForCausalLM.from_pretrained(path, **model_kwargs)
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype {dtype!r}: expected one of {', '.join(DTYPES)}")
+        tokenizer = AutoTokenizer.from_pretrained(path, **{k: v for k, v in model_kwargs.items() if k in TOKENIZER_KWARGS})
+        model = AutoModelForCausalLM.from_pretrained(
+            path, dtype=dtype if dtype == "auto" else getattr(torch, dtype), **model_kwargs
+        )
         return cls(model, tokenizer, batch_size=batch_size, device=device)
 
     # -- conventions -------------------------------------------------------------------------------
@@ -246,15 +259,29 @@ def task_pairs(task: str, limit: int | None = None) -> dict[str, tuple[list[str]
     )
 
 
+def pair_sources(task: str) -> dict[str, str]:
+    """Where :func:`task_pairs` reads each subtask: the E2LM_DATA_DIR folder when it is set, else the public source."""
+    from e2lm_bench import data
+
+    if task == "zorro":
+        public = {data.zorro_task_name(p): data.ZORRO_URL.format(paradigm=p) for p in data.ZORRO_PARADIGMS}
+    elif task == "lexical_decision":
+        public = {task: f"Hub dataset {data.LEXICAL_DECISION_HUB_ID}"}
+    else:
+        public = {task: f"Hub dataset {data.DIALOGUE_HUB_IDS[task.rsplit('_', 1)[1]]}"}
+    root = data.local_data_dir()
+    return {name: f"data folder {root}" if root else source for name, source in public.items()}
+
+
 def compare_conventions(
-    scorer: LMScorer, task: str, limit: int | None = None, lowercase: bool = False,
+    scorer: LMScorer, subtasks: dict[str, tuple[list[str] | None, list[str], list[str]]], lowercase: bool = False,
     conventions: Sequence[str] = CONVENTIONS,
 ) -> dict[str, dict[str, float]]:
-    """Accuracy and mean margin of one task under each convention; several subtasks are macro-averaged.
+    """Accuracy and mean margin of one task's ``subtasks`` (from :func:`task_pairs`) under each convention;
+    several subtasks are macro-averaged.
 
     ``lowercase`` lower-cases every sentence first, as the seed's Zorro script did.
     """
-    subtasks = task_pairs(task, limit)
     table = {}
     for convention in conventions:
         per_subtask = []

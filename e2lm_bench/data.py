@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from e2lm_bench.atomic import atomic_write_text
 from e2lm_bench.errors import UserError
 
 DATA_DIR_ENV = "E2LM_DATA_DIR"
@@ -133,6 +134,11 @@ def read_jsonl(path: str | Path, fields: tuple[str, ...]) -> list[dict[str, str]
     return rows
 
 
+def write_jsonl(path: Path, rows: Iterable[dict]) -> Path:
+    """Write ``rows`` one JSON object a line, UTF-8 text unescaped, atomically: the form every reader here takes."""
+    return atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
 def _checked_fields(record: dict, fields: tuple[str, ...], where: str) -> dict[str, str]:
     out = {}
     for field in fields:
@@ -165,10 +171,22 @@ def read_pair_lines(path: str | Path, bad_first: bool = False) -> list[dict[str,
     ]
 
 
-def _hub_rows(hub_id: str, fields: tuple[str, ...]) -> list[dict[str, str]]:
+def _download_failed(what: str, relative: str, err: OSError) -> DataError:
+    """Offline, the library's own error is often a bare URL: say what failed and where local data would go."""
+    return DataError(
+        f"could not download {what} ({relative} in a data folder): {type(err).__name__}: {err}. To use local data, "
+        f"pass --data-dir DIR (--data-dir sample: the bundled sample) or set {DATA_DIR_ENV}=DIR, "
+        "a folder in the layout `e2lm-bench sample-data` prints"
+    )
+
+
+def _hub_rows(hub_id: str, fields: tuple[str, ...], relative: str) -> list[dict[str, str]]:
     import datasets
 
-    table = datasets.load_dataset(hub_id, split="train")
+    try:
+        table = datasets.load_dataset(hub_id, split="train")
+    except OSError as err:  # datasets' ConnectionError, DatasetNotFoundError
+        raise _download_failed(f"the Hub dataset {hub_id}", relative, err) from err
     return [_checked_fields(record, fields, f"{hub_id} row {i}") for i, record in enumerate(table)]
 
 
@@ -181,24 +199,32 @@ def _download(url: str) -> Path:
 def dialogue_minpairs_rows(variant: str) -> list[dict[str, str]]:
     if variant not in DIALOGUE_HUB_IDS:
         raise DataError(f"unknown dialogue_minpairs variant {variant!r}; expected one of {sorted(DIALOGUE_HUB_IDS)}")
-    local = _local_file(f"dialogue_minpairs/dialogue_eval_{variant}.jsonl")
+    relative = f"dialogue_minpairs/dialogue_eval_{variant}.jsonl"
+    local = _local_file(relative)
     if local is not None:
         return read_jsonl(local, DIALOGUE_FIELDS)
-    return _hub_rows(DIALOGUE_HUB_IDS[variant], DIALOGUE_FIELDS)
+    return _hub_rows(DIALOGUE_HUB_IDS[variant], DIALOGUE_FIELDS, relative)
 
 
 def lexical_decision_rows() -> list[dict[str, str]]:
-    local = _local_file("lexical_decision/lexical_decision.jsonl")
+    relative = "lexical_decision/lexical_decision.jsonl"
+    local = _local_file(relative)
     if local is not None:
         return read_jsonl(local, LEXICAL_FIELDS)
-    return _hub_rows(LEXICAL_DECISION_HUB_ID, LEXICAL_FIELDS)
+    return _hub_rows(LEXICAL_DECISION_HUB_ID, LEXICAL_FIELDS, relative)
 
 
 def zorro_rows(paradigm: str) -> list[dict[str, str]]:
     if paradigm not in ZORRO_PARADIGMS:
         raise DataError(f"unknown Zorro paradigm {paradigm!r}")
-    local = _local_file(f"zorro/{paradigm}.txt")
-    return read_pair_lines(local if local is not None else _download(ZORRO_URL.format(paradigm=paradigm)))
+    relative = f"zorro/{paradigm}.txt"
+    path = _local_file(relative)
+    if path is None:
+        try:
+            path = _download(ZORRO_URL.format(paradigm=paradigm))
+        except OSError as err:  # ConnectionError, or FileNotFoundError naming only the URL
+            raise _download_failed(f"the Zorro paradigm {paradigm}", relative, err) from err
+    return read_pair_lines(path)
 
 
 def as_test_split(rows: list[dict]) -> dict:

@@ -75,19 +75,25 @@ def task_manager_class(skip_builtin: bool):
     import lm_eval.tasks
 
     from e2lm_bench.data import local_task_config
+    from e2lm_bench.registration import registered_source
 
     base = lm_eval.tasks.TaskManager
     if getattr(base, "_e2lm_bench", False):
         base = base.__bases__[0]
     ours = str(tasks_dir())
+    # After `e2lm-bench register` the built-in index already holds our tasks: adding our folder again
+    # would index each task twice (one "overrides existing task" warning per task).
+    ours_in_defaults = registered_source() == tasks_dir()
 
     class TaskManagerWithOurTasks(base):
         _e2lm_bench = True
 
         def __init__(self, *args, include_path=None, include_defaults=True, **kwargs):
             extra = [] if include_path is None else [include_path] if isinstance(include_path, (str, Path)) else list(include_path)
+            defaults = include_defaults and not skip_builtin
+            ours_needed = not (defaults and ours_in_defaults)
             super().__init__(
-                *args, include_path=[ours, *extra], include_defaults=include_defaults and not skip_builtin, **kwargs
+                *args, include_path=[ours, *extra] if ours_needed else extra or None, include_defaults=defaults, **kwargs
             )
 
         def load(self, tasks, *args, **kwargs):
@@ -148,13 +154,54 @@ def run(argv: list[str]) -> int:
     except ValueError as err:
         if not str(err).startswith("Tasks not found"):
             raise
-        print(f"e2lm-bench eval: {err}.{_suggestions(str(err))}", file=sys.stderr)
+        print(_not_found_report(str(err)), file=sys.stderr)
         return 2
     return 0
 
 
-def _suggestions(message: str) -> str:
+def _not_found_report(message: str) -> str:
+    """lm-eval's "Tasks not found": why each task of ours failed to load, and close matches for the other names."""
     missing = [name.strip() for name in message.split(":", 1)[1].split(",")]
+    broken = broken_tasks()
+    lines = [f"e2lm-bench eval: task {name} could not be loaded: {broken[name]}" for name in missing if name in broken]
+    unknown = [name for name in missing if name not in broken]
+    if unknown:
+        lines.append(f"e2lm-bench eval: Tasks not found: {', '.join(unknown)}.{_suggestions(unknown)}")
+    return "\n".join(lines)
+
+
+def _suggestions(missing: list[str]) -> str:
     close = sorted({m for name in missing for m in difflib.get_close_matches(name, own_task_names(), n=3)})
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    return hint + " Our tasks: dialogue_minpairs, lexical_decision, zorro (`e2lm-bench eval ls tasks` lists all)."
+    families = sorted(folder.name for folder in tasks_dir().iterdir() if any(folder.glob("*.yaml")))
+    return hint + f" Our tasks: {', '.join(families)} (`e2lm-bench eval ls tasks` lists all)."
+
+
+def broken_tasks() -> dict[str, str]:
+    """Our task and group names whose YAML lm-eval's index skips, each with "<file>: <reason>".
+
+    lm-eval's TaskIndex drops a YAML that fails to load with only a debug log, so such a task is just
+    "not found"; this repeats the index's loading step on our folder to say why.
+    """
+    from lm_eval.tasks._index import TaskIndex
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    broken = {}
+    for path in sorted(tasks_dir().glob("**/*.yaml")):
+        try:
+            TaskIndex.process_cfg(load_yaml(path, resolve_func=False), path, {})
+        except Exception as err:  # whatever the index skips
+            broken[_declared_name(path)] = f"{path}: {' '.join(str(err).split())}"
+    return broken
+
+
+def _declared_name(path: Path) -> str:
+    """The task or group a YAML names itself (its includes unread), else its file stem."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    try:
+        config = load_yaml(path, resolve_func=False, recursive=False)
+    except Exception:  # unparsable: the file name is all there is
+        return path.stem
+    name = config.get("group", config.get("task"))
+    return name if isinstance(name, str) else path.stem

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from e2lm_bench.atomic import atomic_write_text
 from e2lm_bench.errors import UserError
-from e2lm_bench.results import atomic_write_text, read_results, safe_name
+from e2lm_bench.results import FAILURES_JSON, read_results, safe_name
 
 SCORES_JSON = "scores.json"
-FAILURES_JSON = "failures.json"
 PLOTS = "plots"
 LOG_SPAN = 100.0  # more than 2 decades of positive x values -> log axis
 AXIS_LABELS = {"tokens": "tokens", "words": "words", "step": "training step"}

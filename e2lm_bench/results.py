@@ -2,8 +2,9 @@
 
 The trajectory runner writes one small CSV per (model, checkpoint, task) under ``DIR/parts/``, each
 replaced atomically, so a killed run never leaves a half-written file and shards of a job array can
-write into the same folder. ``DIR/results.csv`` is the merged view; scoring and reports read the
-merged table only.
+write into the same folder; beside each CSV, a JSON file holds the settings that shaped its numbers.
+``DIR/results.csv`` is the merged view; scoring and reports read the merged table only. A group and
+one of its subtasks asked for in one run both give the subtask's rows; the merged table keeps one.
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import tempfile
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from e2lm_bench.atomic import atomic_write_text
 from e2lm_bench.errors import UserError
 
 if TYPE_CHECKING:
@@ -25,9 +25,14 @@ if TYPE_CHECKING:
 
 
 COLUMNS = ("model", "checkpoint", "step", "tokens", "words", "task", "metric", "value", "stderr")
+KEY = ("model", "checkpoint", "task", "metric")
 NUMERIC = ("step", "tokens", "words", "value", "stderr")
+# The run folder's layout: every module that reads or writes a run folder takes these names from here.
 PARTS = "parts"
 RESULTS_CSV = "results.csv"
+SAMPLES = "samples"  # per-item records, one JSONL per (model, checkpoint, task)
+FAILURES = "failures"  # one JSON per checkpoint that failed to load
+FAILURES_JSON = "failures.json"  # all of them, for the report
 
 
 class ResultsError(UserError):
@@ -44,33 +49,35 @@ def part_path(out_dir: str | Path, model: str, checkpoint: str, task: str) -> Pa
     return Path(out_dir) / PARTS / safe_name(model) / safe_name(checkpoint) / f"{safe_name(task)}.csv"
 
 
+def samples_path(out_dir: str | Path, model: str, checkpoint: str, task: str) -> Path:
+    return Path(out_dir) / SAMPLES / safe_name(model) / safe_name(checkpoint) / f"{safe_name(task)}.jsonl"
+
+
+def settings_path(out_dir: str | Path, model: str, checkpoint: str, task: str) -> Path:
+    return part_path(out_dir, model, checkpoint, task).with_suffix(".json")
+
+
 def is_done(out_dir: str | Path, model: str, checkpoint: str, task: str) -> bool:
     return part_path(out_dir, model, checkpoint, task).is_file()
 
 
-def atomic_write_text(path: Path, text: str) -> Path:
-    """Write through a temporary file in the same folder and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def read_settings(out_dir: str | Path, model: str, checkpoint: str, task: str) -> dict | None:
+    """The settings a part was written with; None for parts written without them (older versions)."""
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        settings = json.loads(settings_path(out_dir, model, checkpoint, task).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return settings if isinstance(settings, dict) else None
 
 
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+def write_part(out_dir: str | Path, model: str, checkpoint: str, task: str, rows: list[dict],
+               settings: dict | None = None) -> Path:
+    """The rows of one (model, checkpoint, task), written atomically; their presence marks it done.
 
-
-def write_part(out_dir: str | Path, model: str, checkpoint: str, task: str, rows: list[dict]) -> Path:
-    """The rows of one (model, checkpoint, task), written atomically; their presence marks it done."""
+    The settings go first, so rows never stand without the settings they were computed with.
+    """
+    if settings is not None:
+        atomic_write_text(settings_path(out_dir, model, checkpoint, task), json.dumps(settings, indent=1))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="raise")
     writer.writeheader()
@@ -111,7 +118,7 @@ def read_results(path: str | Path) -> "pd.DataFrame":
         raise ResultsError(f"{path}: no such results file or folder")
     parts = sorted((path / PARTS).glob("*/*/*.csv"))
     if parts:
-        return pd.concat([_read_csv(p) for p in parts], ignore_index=True)
+        return pd.concat([_read_csv(p) for p in parts], ignore_index=True).drop_duplicates(list(KEY), ignore_index=True)
     if (path / RESULTS_CSV).is_file():
         return _read_csv(path / RESULTS_CSV)
     raise ResultsError(f"{path}: no results in this folder (expected {PARTS}/ or {RESULTS_CSV})")
@@ -122,10 +129,12 @@ def write_results_csv(out_dir: str | Path) -> Path:
 
     Plain ``csv`` rather than pandas: the runner calls this after every checkpoint.
     """
-    rows = []
+    rows = {}
     for part in sorted((Path(out_dir) / PARTS).glob("*/*/*.csv")):
         with open(part, newline="", encoding="utf-8") as f:
-            rows += list(csv.DictReader(f))
+            for row in csv.DictReader(f):
+                rows.setdefault(tuple(row[column] for column in KEY), row)
+    rows = list(rows.values())
     number = lambda text: float(text) if text else float("inf")  # noqa: E731
     rows.sort(key=lambda r: (r["model"], r["task"], r["metric"], number(r["step"]), r["checkpoint"]))
     buffer = io.StringIO()

@@ -12,11 +12,11 @@ Nothing is taken from the public datasets: every sentence, exchange and word bel
 from __future__ import annotations
 
 import itertools
-import json
 import random
 from pathlib import Path
 
-from e2lm_bench.data import ZORRO_PARADIGMS
+from e2lm_bench.atomic import atomic_write_text
+from e2lm_bench.data import ZORRO_PARADIGMS, write_jsonl
 
 SAMPLE_DATA_DIR = Path(__file__).resolve().parent / "sample_data"
 ZORRO_PAIRS = 12
@@ -144,6 +144,21 @@ def zorro_pairs(paradigm: str, rng: random.Random) -> list[tuple[str, str]]:
 
 # --- Dialogue minimal pairs ------------------------------------------------------------------------
 
+# Dialogue variant -> what "the same length" means for its distractor (see :func:`length_matched`).
+DIALOGUE_MATCH = {"words": "words", "tokens": "chars"}
+
+
+def length_matched(chosen: str, others: list[str], by: str) -> list[str]:
+    """The ``others`` that match ``chosen`` in length, so that length cannot give the answer away.
+
+    ``by="words"`` keeps those with the same word count, ``by="chars"`` those closest in characters.
+    """
+    if by == "words":
+        return [other for other in others if len(other.split()) == len(chosen.split())]
+    gap = min(abs(len(other) - len(chosen)) for other in others)
+    return [other for other in others if abs(len(other) - len(chosen)) == gap]
+
+
 # (caregiver turn, child reply) in CHAT spacing, 40 exchanges; each reply answers its own turn only.
 EXCHANGES = (
     ("do you want some juice ?", "juice please ."),
@@ -190,21 +205,12 @@ EXCHANGES = (
 
 
 def _dialogue_rows(rng: random.Random, by: str) -> list[dict[str, str]]:
-    """Each exchange with a reply from another exchange as the distractor.
-
-    ``by="words"`` takes a distractor with the same word count, so length cannot give the answer away;
-    ``by="chars"`` takes the one closest in characters. Ties are broken by ``rng``.
-    """
+    """Each exchange with a length-matched reply from another exchange as the distractor, drawn by ``rng``."""
     replies = [f"*CHI: {chi}" for _, chi in EXCHANGES]
     rows = []
     for i, (mot, _) in enumerate(EXCHANGES):
         chosen = replies[i]
-        others = [r for r in replies if r != chosen]
-        if by == "words":
-            pool = [r for r in others if len(r.split()) == len(chosen.split())]
-        else:
-            gap = min(abs(len(r) - len(chosen)) for r in others)
-            pool = [r for r in others if abs(len(r) - len(chosen)) == gap]
+        pool = length_matched(chosen, [r for r in replies if r != chosen], by)
         rows.append({"prompt": f"*MOT: {mot}", "chosen": chosen, "rejected": rng.choice(pool)})
     rng.shuffle(rows)
     return rows
@@ -328,28 +334,19 @@ def _science_docs(rng: random.Random) -> tuple[list[dict], list[dict]]:
 # --- Writing ---------------------------------------------------------------------------------------
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8", newline="\n")
-
-
-def _jsonl(rows: list[dict[str, str]]) -> str:
-    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-
-
 def write_sample_data(out_dir: str | Path, seed: int = 0) -> Path:
     """Write the whole sample layout under ``out_dir``; the same seed gives byte-identical files."""
     out_dir = Path(out_dir)
     rng = random.Random(seed)
     for paradigm in sorted(ZORRO_PARADIGMS):
         lines = [line for pair in zorro_pairs(paradigm, rng) for line in pair]
-        _write(out_dir / "zorro" / f"{paradigm}.txt", "\n".join(lines))
-    for variant, by in (("words", "words"), ("tokens", "chars")):
-        _write(out_dir / "dialogue_minpairs" / f"dialogue_eval_{variant}.jsonl", _jsonl(_dialogue_rows(rng, by)))
-    _write(out_dir / "lexical_decision" / "lexical_decision.jsonl", _jsonl(_lexical_rows(rng)))
+        atomic_write_text(out_dir / "zorro" / f"{paradigm}.txt", "\n".join(lines))
+    for variant, by in DIALOGUE_MATCH.items():
+        write_jsonl(out_dir / "dialogue_minpairs" / f"dialogue_eval_{variant}.jsonl", _dialogue_rows(rng, by))
+    write_jsonl(out_dir / "lexical_decision" / "lexical_decision.jsonl", _lexical_rows(rng))
     test, dev = _science_docs(rng)
-    _write(out_dir / "early_science" / "test.jsonl", _jsonl(test))
-    _write(out_dir / "early_science" / "dev.jsonl", _jsonl(dev))
+    write_jsonl(out_dir / "early_science" / "test.jsonl", test)
+    write_jsonl(out_dir / "early_science" / "dev.jsonl", dev)
     return out_dir
 
 

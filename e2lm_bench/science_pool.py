@@ -13,9 +13,10 @@ import random
 from pathlib import Path
 from typing import Callable
 
+from e2lm_bench.atomic import atomic_write_text
+from e2lm_bench.data import write_jsonl
 from e2lm_bench.errors import UserError
-from e2lm_bench.item_selection import TASK, leaking_items
-from e2lm_bench.results import atomic_write_text
+from e2lm_bench.science_docs import TASK, leaking_items
 
 SCIQ_ID = "allenai/sciq"
 ARC_ID = "allenai/ai2_arc"
@@ -109,10 +110,6 @@ def _interleave(groups: list[list[dict]]) -> list[dict]:
     return out
 
 
-def _jsonl(docs) -> str:
-    return "".join(json.dumps(doc, ensure_ascii=False) + "\n" for doc in docs)
-
-
 def build_pool(output_dir, sources=SOURCES, dev_per_source: int = 5, seed: int = 0, max_items: int | None = None,
                report: Callable[[str], None] | None = print) -> Path:
     """Load, normalise and write the pool as ``output_dir/early_science/{test,dev}.jsonl``; returns that folder.
@@ -149,8 +146,8 @@ def build_pool(output_dir, sources=SOURCES, dev_per_source: int = 5, seed: int =
     if not test:
         raise UserError("the pool is empty: every loaded item was invalid or leaking")
     folder = Path(output_dir) / TASK
-    atomic_write_text(folder / "test.jsonl", _jsonl(doc for _, doc in test))
-    atomic_write_text(folder / "dev.jsonl", _jsonl(_interleave(dev_groups)))
+    write_jsonl(folder / "test.jsonl", (doc for _, doc in test))
+    write_jsonl(folder / "dev.jsonl", _interleave(dev_groups))
     atomic_write_text(folder / "pool_summary.json", json.dumps(summary, indent=1) + "\n")
     if report is not None:
         for source, counts in summary.items():

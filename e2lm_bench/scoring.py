@@ -26,7 +26,11 @@ RECONSTRUCTION_NOTE = (
 
 
 class SignalQualityWarning(UserWarning):
-    """A series for which the organizers' code would give NaN; the replacement value is in the message."""
+    """A series for which the organizers' code would give NaN; the replacement value is in the message.
+
+    Emitted by :func:`signal_quality` only: ``score_results`` keeps each note in its output instead, and
+    ``format_scores`` prints it once as ``note: TASK METRIC MODEL: ...``, with no Python source line.
+    """
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,10 @@ class SignalQuality:
 def signal_quality(values) -> SignalQuality:
     """The organizers' per-model SQ of values in training order, with defined results where theirs is NaN.
 
-    Monotonicity: Spearman between position 0..n-1 and the ordinal ranks ``argsort(argsort(y))`` (numpy's
-    default argsort, no average ranks, so ties can differ from scipy), clipped below at 0. Autocorrelation:
+    Monotonicity: Spearman between position 0..n-1 and the ordinal ranks ``argsort(argsort(y))``, clipped below
+    at 0. Tied values rank in order of appearance (a stable sort; scipy's ``rankdata(method="ordinal")``): numpy's
+    default sort orders ties by CPU (AVX2 machines differ), and only the stable order reproduces the organizers'
+    published arc_challenge example (Mono 0.8198). Average ranks (scipy's spearmanr) would differ. Autocorrelation:
     mean over lags ``range(1, n // 4)`` of ``|corrcoef(y[k:], y[:n-k])|``. SQ = (Mono + AC) / 2.
 
     Degenerate input (each rule is also warned and stored in ``.warning``):
@@ -64,7 +70,7 @@ def signal_quality(values) -> SignalQuality:
         notes.append(f"series of {n} point(s) has no signal" if n < 2 else "constant series has no signal")
         return _signal_quality(0.0, 0.0, n, notes)
 
-    ranks = np.argsort(np.argsort(y))
+    ranks = np.argsort(np.argsort(y, kind="stable"))
     d2 = int(((np.arange(n) - ranks) ** 2).sum())
     monotonicity = max(1.0 - 6.0 * d2 / (n * (n * n - 1)), 0.0)
 
@@ -207,7 +213,7 @@ def _model_curves(group: pd.DataFrame, x: str, notes: list[str], label: str) -> 
         if len(placed) < len(rows):
             notes.append(f"{label} {model}: {len(rows) - len(placed)} row(s) without {axis} ignored")
         if placed[axis].duplicated().any():
-            raise ValueError(f"{label} {model}: several rows share the same {axis}; cannot order the series")
+            raise ResultsError(f"{label} {model}: several rows share the same {axis}; cannot order the series")
         values = pd.Series(placed["value"].to_numpy(dtype=float), index=placed[axis].to_numpy(dtype=float))
         curves[str(model)] = values.sort_index()
     return curves
@@ -261,7 +267,9 @@ def score_results(
     for (task, metric), group in sorted(table.groupby(["task", "metric"], sort=False), key=lambda item: item[0]):
         label = f"{task}/{metric}"
         curves = _model_curves(group, x, notes, label)
-        per_model = {model: signal_quality(series.to_numpy()) for model, series in curves.items()}
+        with warnings.catch_warnings():  # each series' note is in the output; format_scores prints it once, named
+            warnings.simplefilter("ignore", SignalQualityWarning)
+            per_model = {model: signal_quality(series.to_numpy()) for model, series in curves.items()}
         sq = benchmark_sq(per_model)
         rc = cs = None
         if rc_pairs:
@@ -305,30 +313,42 @@ def _mean_cs(curves: dict[str, pd.Series], pairs: list[tuple[str, str]], variant
     return float(np.mean(values))
 
 
+BENCHMARK_ROW = "= benchmark"
+CELL_WIDTHS = (7, 7, 7, 5, 7, 7, 7)  # mono, AC, SQ, n, RC, CS, score
+
+
 def _cell(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
 def format_scores(scores: dict) -> str:
-    """A terminal table of ``score_results`` output: per-model lines, a benchmark line, then warnings and notes."""
-    lines = [f"{'task':<24} {'metric':<10} {'model':<24} {'mono':>7} {'AC':>7} {'SQ':>7} {'n':>4}"]
-    warned = []
-    for bench in scores["benchmarks"]:
-        task, metric = bench["task"], bench["metric"]
-        for model, quality in bench["models"].items():
-            lines.append(
-                f"{task:<24} {metric:<10} {model:<24} {_cell(quality['monotonicity']):>7} "
-                f"{_cell(quality['autocorrelation']):>7} {_cell(quality['sq']):>7} {quality['n']:>4}"
-            )
+    """A terminal table of ``score_results`` output, then one ``note:`` line per degenerate series and setting note.
+
+    Columns are as wide as the longest name. A benchmark line follows a task's models only when it adds
+    something: the mean over several models, or RC, CS and the score.
+    """
+    benchmarks = scores["benchmarks"]
+    names = [(b["task"], b["metric"], model) for b in benchmarks for model in b["models"]]
+    # the model column also holds the benchmark line's label, longer than the header "model"
+    widths = [max([len(floor), *(len(name[i]) for name in names)]) for i, floor in enumerate(("task", "metric", BENCHMARK_ROW))]
+
+    def row(task: str, metric: str, model: str, cells) -> str:
+        label = "  ".join(f"{name:<{width}}" for name, width in zip((task, metric, model), widths))
+        return (label + " " + " ".join(f"{cell:>{width}}" for cell, width in zip(cells, CELL_WIDTHS))).rstrip()
+
+    lines = [row("task", "metric", "model", ("mono", "AC", "SQ", "n", "RC", "CS", "score"))]
+    notes = []
+    for bench in benchmarks:
+        task, metric, models = bench["task"], bench["metric"], bench["models"]
+        for model, quality in models.items():
+            cells = (_cell(quality["monotonicity"]), _cell(quality["autocorrelation"]), _cell(quality["sq"]), str(quality["n"]))
+            lines.append(row(task, metric, model, cells))
             if quality["warning"]:
-                warned.append(f"  {task}/{metric} {model}: {quality['warning']}")
-        lines.append(
-            f"{task:<24} {metric:<10} {'= benchmark':<24} SQ {_cell(bench['sq'])}  RC {_cell(bench['rc'])}  "
-            f"CS {_cell(bench['cs'])}  score {_cell(bench['score'])}"
-        )
-    if warned:
-        lines += ["", "warnings:", *warned]
-    notes = scores["settings"].get("notes") or []
+                notes.append(f"{task} {metric} {model}: {quality['warning']}")
+        if len(models) > 1 or any(bench[key] is not None for key in ("rc", "cs", "score")):
+            cells = ("", "", _cell(bench["sq"]), "", _cell(bench["rc"]), _cell(bench["cs"]), _cell(bench["score"]))
+            lines.append(row(task, metric, BENCHMARK_ROW, cells))
+    notes += scores["settings"].get("notes") or []
     if notes:
-        lines += ["", "notes:", *(f"  {note}" for note in notes)]
+        lines += ["", *(f"note: {note}" for note in notes)]
     return "\n".join(lines)

@@ -4,8 +4,13 @@ What a shell loop of ``lm_eval`` calls pays once per checkpoint is paid once per
 the task index, the task objects and their documents, and tokenising every request (as long as the
 checkpoints share a tokenizer). Per checkpoint only the weights are loaded and the forward passes run.
 
-Each (model, checkpoint, task) is written atomically as soon as it finishes (``results.write_part``);
-a rerun skips what is written, so a killed run loses at most the checkpoint in flight. A checkpoint
+Each checkpoint is loaded by lm-eval's ``HFLM`` (device, dtype, ``--model-args``), and every task is
+seeded before it is evaluated exactly as ``simple_evaluate`` seeds it, so few-shot demonstrations are
+the same at every checkpoint and equal to lm-eval's own.
+
+Each (model, checkpoint, task) is written atomically as soon as it finishes (``results.write_part``),
+with the settings that shaped its numbers; a rerun skips what is written with the same settings and
+refuses to mix in other ones, so a killed run loses at most the checkpoint in flight. A checkpoint
 that fails to load is recorded and skipped. ``shard=(i, n)`` runs the i-th of n disjoint parts of the
 work (a SLURM job array); shards write into the same folder and merge by it.
 """
@@ -14,29 +19,36 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lm_eval.models.huggingface import HFLM
 from tqdm.auto import tqdm
 
 from e2lm_bench import results as results_io
+from e2lm_bench.atomic import atomic_write_text
+from e2lm_bench.data import DATA_DIR_ENV
 from e2lm_bench.errors import UserError
+from e2lm_bench.model_options import default_device
 from e2lm_bench.series import Checkpoint, SeriesError, discover, has_weights, select
 
 log = logging.getLogger(__name__)
 
-SAMPLES = "samples"
-FAILURES = "failures"
-FAILURES_JSON = "failures.json"
+SET_BY_THE_RUNNER = ("pretrained", "subfolder", "tokenizer", "device", "batch_size")
 
 
 class TrajectoryError(UserError):
     """A run that cannot start (bad series, unknown task); nothing has been written."""
+
+
+def lm_eval_default_seed() -> list[int | None]:
+    """lm-eval's default seeds (python, numpy, torch, few-shot), read from lm-eval so they cannot drift."""
+    from lm_eval.config.evaluate_config import DEFAULT_SEED
+
+    return list(DEFAULT_SEED)
 
 
 @dataclass
@@ -49,7 +61,10 @@ class TrajectoryConfig:
     device: str | None = None
     shard: tuple[int, int] = (0, 1)
     dtype: str | None = None
-    trust_remote_code: bool = False
+    model_args: dict = field(default_factory=dict)  # for HFLM and from_pretrained, as lm-eval's --model_args
+    num_fewshot: int | None = None
+    seed: list[int | None] = field(default_factory=lm_eval_default_seed)
+    overwrite: bool = False
     include_path: str | None = None
     every: int | None = None
     max_step: int | None = None
@@ -63,6 +78,7 @@ class TrajectorySummary:
     skipped: int
     failed: list[dict]
     results_csv: Path
+    unverified: int = 0  # parts kept although written without their settings (older versions)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -76,8 +92,32 @@ def parse_shard(text: str) -> tuple[int, int]:
     return index, count
 
 
+def parse_seed(text: str | None) -> list[int | None]:
+    """lm-eval's ``--seed``: one int for all four generators, or python,numpy,torch,fewshot ('None': unset)."""
+    from lm_eval._cli.utils import _int_or_none_list_arg_type
+
+    if text is None:
+        return lm_eval_default_seed()
+    try:
+        return _int_or_none_list_arg_type(3, 4, ",".join(map(str, lm_eval_default_seed())), text)
+    except ValueError as err:
+        raise TrajectoryError(f"--seed {text!r}: {err}") from None
+
+
+def model_arguments(config: TrajectoryConfig) -> dict:
+    """How every checkpoint is loaded besides where it is: --model-args with --dtype folded in."""
+    args = dict(config.model_args)
+    taken = [key for key in SET_BY_THE_RUNNER if key in args]
+    if taken:
+        raise TrajectoryError(f"--model-args {taken[0]}={args[taken[0]]}: set by the series or the runner's options")
+    if config.dtype and args.setdefault("dtype", config.dtype) != config.dtype:
+        raise TrajectoryError(f"--dtype {config.dtype} and --model-args dtype={args['dtype']}: give one of them")
+    args.setdefault("dtype", "auto")
+    return args
+
+
 def plan(config: TrajectoryConfig) -> list[Checkpoint]:
-    """All checkpoints of all series, in a fixed order, cut to this shard."""
+    """All checkpoints of all series, in a fixed order (every shard's, which ``config.shard`` then cuts)."""
     checkpoints = []
     for spec in config.series:
         try:
@@ -89,12 +129,17 @@ def plan(config: TrajectoryConfig) -> list[Checkpoint]:
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
         raise TrajectoryError(f"two series share a name: {sorted(duplicates)[0][0]} (rename one folder)")
-    index, count = config.shard
-    return checkpoints[index::count]
+    revisions = sorted({c.model for c in checkpoints if c.revision})
+    if "revision" in config.model_args and revisions:
+        raise TrajectoryError(f"--model-args revision=...: the checkpoints of {revisions[0]} are revisions themselves")
+    return checkpoints
 
 
-def load_tasks(names: list[str], include_path: str | None = None) -> dict[str, dict]:
-    """Task objects per requested name, built once for the whole run; unknown names are an error."""
+def load_tasks(names: list[str], include_path: str | None = None, num_fewshot: int | None = None) -> dict[str, dict]:
+    """Task objects per requested name, built once for the whole run; unknown names are an error.
+
+    ``num_fewshot`` overrides each task's as ``simple_evaluate`` does (not where a task fixes it at 0).
+    """
     from e2lm_bench.harness import only_own_tasks, silence_custom_dataset_hint, task_manager_class
 
     silence_custom_dataset_hint()
@@ -102,32 +147,115 @@ def load_tasks(names: list[str], include_path: str | None = None) -> dict[str, d
     unknown = [name for name in names if not manager.match_tasks([name])]
     if unknown:
         raise TrajectoryError(f"unknown task(s): {', '.join(unknown)} (see `e2lm-bench eval ls tasks`)")
-    return {name: manager.load([name]) for name in names}
+    task_dicts = {name: manager.load([name]) for name in names}
+    for task_dict in task_dicts.values():
+        for task in task_dict["tasks"].values():
+            if num_fewshot is not None and task.get_config("num_fewshot") != 0:
+                task.set_config(key="num_fewshot", value=num_fewshot)
+            elif task.get_config("num_fewshot") is None:
+                task.set_config(key="num_fewshot", value=0)
+    return task_dicts
+
+
+def part_settings(config: TrajectoryConfig, task_dict: dict) -> dict:
+    """What shapes a part's numbers besides the weights, written beside it so that a rerun cannot mix settings."""
+    from lm_eval.evaluator_utils import get_sample_size
+    from lm_eval.utils import handle_non_serializable, hash_string
+
+    def documents(task) -> str:
+        docs = [doc for _, doc in task.doc_iterator(limit=get_sample_size(task, config.limit))]
+        return hash_string(json.dumps(docs, default=handle_non_serializable, sort_keys=True, ensure_ascii=False))
+
+    settings = {
+        "limit": config.limit, "seed": list(config.seed), "model_args": model_arguments(config),
+        "data_dir": os.environ.get(DATA_DIR_ENV),
+        "tasks": {name: {"version": task.VERSION, "num_fewshot": task.get_config("num_fewshot"),
+                         "documents": documents(task)} for name, task in sorted(task_dict["tasks"].items())},
+    }
+    return json.loads(json.dumps(settings, default=str))  # as it reads back from the file
+
+
+def settings_difference(recorded: dict, current: dict) -> tuple[str, object, object] | None:
+    """The first setting that differs, named as the user sets it; other documents are named by their folder."""
+    def flat(settings: dict) -> dict:
+        named = {"limit": settings.get("limit"), "seed": settings.get("seed"), **settings.get("model_args", {})}
+        for task, values in settings.get("tasks", {}).items():
+            named |= {f"num_fewshot[{task}]": values.get("num_fewshot"), f"version[{task}]": values.get("version")}
+        return named
+
+    old, new = flat(recorded), flat(current)
+    for name in {**new, **old}:
+        if old.get(name) != new.get(name):
+            return name, old.get(name), new.get(name)
+    old_tasks, new_tasks = recorded.get("tasks", {}), current["tasks"]
+    if sorted(old_tasks) != sorted(new_tasks):
+        return "subtasks", ",".join(sorted(old_tasks)), ",".join(sorted(new_tasks))
+    for task, values in new_tasks.items():
+        if old_tasks[task].get("documents") != values["documents"]:
+            if recorded.get("data_dir") != current["data_dir"]:
+                return "data_dir", recorded.get("data_dir"), current["data_dir"]
+            return f"documents[{task}]", str(old_tasks[task].get("documents"))[:12], values["documents"][:12]
+    return None
 
 
 def run_trajectory(config: TrajectoryConfig) -> TrajectorySummary:
     checkpoints = plan(config)
+    index, count = config.shard
     if not config.tasks:
         raise TrajectoryError("no tasks given")
     out = Path(config.output)
-    pending = {c: [t for t in config.tasks if not results_io.is_done(out, c.model, c.name, t)] for c in checkpoints}
-    pending = {c: tasks for c, tasks in pending.items() if tasks}
-    skipped = sum(len(config.tasks) for _ in checkpoints) - sum(len(t) for t in pending.values())
+    with _quiet_libraries():
+        task_dicts = load_tasks(config.tasks, config.include_path, config.num_fewshot)
+        settings = {task: part_settings(config, task_dict) for task, task_dict in task_dicts.items()}
+    if not config.overwrite:  # over every shard's checkpoints: shards share the folder
+        _refuse_other_settings(out, checkpoints, settings)
+    mine = checkpoints[index::count]
+    pending, unverified = _pending(out, mine, settings, config.overwrite)
+    skipped = sum(len(config.tasks) for _ in mine) - sum(len(t) for t in pending.values())
     evaluated, failed = [], []
     if pending:
         with _quiet_libraries():
-            _evaluate_pending(config, out, pending, evaluated, failed)
+            _evaluate_pending(config, out, pending, task_dicts, settings, evaluated, failed)
     out.mkdir(parents=True, exist_ok=True)
     _write_failures_json(out)
-    return TrajectorySummary(evaluated, skipped, failed, results_io.write_results_csv(out))
+    return TrajectorySummary(evaluated, skipped, failed, results_io.write_results_csv(out), unverified)
 
 
-def _evaluate_pending(config, out, pending, evaluated, failed) -> None:
-    task_dicts = load_tasks(config.tasks, config.include_path)
+def _done_parts(out: Path, checkpoints, settings: dict):
+    """(checkpoint, task, recorded settings or None, difference or None) for every part already written."""
+    for checkpoint in checkpoints:
+        for task, current in settings.items():
+            where = (out, checkpoint.model, checkpoint.name, task)
+            if results_io.is_done(*where):
+                recorded = results_io.read_settings(*where)
+                yield checkpoint, task, recorded, settings_difference(recorded, current) if recorded else None
+
+
+def _refuse_other_settings(out: Path, checkpoints, settings: dict) -> None:
+    """Stop before anything is evaluated if a part was written with other settings."""
+    for *_, difference in _done_parts(out, checkpoints, settings):
+        if difference:
+            name, old, new = difference
+            raise TrajectoryError(f"{out} was run with {name}={old}; this run has {name}={new} "
+                                  "(use --overwrite to re-evaluate)")
+
+
+def _pending(out: Path, checkpoints, settings: dict, overwrite: bool) -> tuple[dict, int]:
+    """The parts to evaluate, and how many done parts without recorded settings are kept (unless overwriting)."""
+    pending, unverified = {c: list(settings) for c in checkpoints}, 0
+    for checkpoint, task, recorded, difference in _done_parts(out, checkpoints, settings):
+        if not overwrite or (recorded is not None and not difference):  # without --overwrite, differences stopped the run
+            pending[checkpoint].remove(task)
+            unverified += recorded is None
+    return {c: tasks for c, tasks in pending.items() if tasks}, unverified
+
+
+def _evaluate_pending(config, out, pending, task_dicts, settings, evaluated, failed) -> None:
     runner = _Runner(config)
     progress = tqdm(total=sum(len(t) for t in pending.values()), desc="checkpoints x tasks", unit="task")
     for checkpoint, tasks in pending.items():
         progress.set_postfix_str(f"{checkpoint.model}:{checkpoint.name}")
+        lm = None  # the previous checkpoint's weights go before the next one's arrive
         try:
             lm = runner.lm_for(checkpoint)
         except Exception as err:  # a broken checkpoint must not stop the series
@@ -136,7 +264,7 @@ def _evaluate_pending(config, out, pending, evaluated, failed) -> None:
             continue
         _clear_failure(out, checkpoint)
         for task in tasks:
-            evaluate_checkpoint_task(lm, checkpoint, task, task_dicts[task], out, config.limit)
+            evaluate_checkpoint_task(lm, checkpoint, task, task_dicts[task], out, config, settings[task])
             evaluated.append((checkpoint.model, checkpoint.name, task))
             progress.update(1)
         results_io.write_results_csv(out)
@@ -166,13 +294,36 @@ def _quiet_libraries():
         hf_logger.setLevel(saved_level)
 
 
-def evaluate_checkpoint_task(lm, checkpoint: Checkpoint, task: str, task_dict: dict, out: Path, limit) -> None:
-    """Run one task on one loaded checkpoint; write its samples, then its rows (the 'done' marker)."""
+def evaluate_checkpoint_task(lm, checkpoint: Checkpoint, task: str, task_dict: dict, out: Path,
+                             config: TrajectoryConfig, settings: dict | None = None) -> None:
+    """Run one task on one loaded checkpoint; write its samples, its settings, then its rows (the 'done' marker)."""
     from lm_eval.evaluator import evaluate
 
-    output = evaluate(lm, task_dict, limit=limit, log_samples=True, verbosity="WARNING")
+    seed_as_simple_evaluate(task_dict, config.seed)
+    output = evaluate(lm, task_dict, limit=config.limit, log_samples=True, verbosity="WARNING")
+    where = (out, checkpoint.model, checkpoint.name, task)
+    results_io.part_path(*where).unlink(missing_ok=True)  # overwriting: old rows must not stand beside new samples
     _write_samples(out, checkpoint, task, output.get("samples", {}))
-    results_io.write_part(out, checkpoint.model, checkpoint.name, task, result_rows(output, checkpoint))
+    results_io.write_part(*where, result_rows(output, checkpoint), settings=settings)
+
+
+def seed_as_simple_evaluate(task_dict: dict, seed: list[int | None]) -> None:
+    """The seeding lm-eval's ``simple_evaluate`` does before evaluating, redone for every checkpoint and task:
+    otherwise each checkpoint would draw other few-shot demonstrations."""
+    import random
+
+    import numpy as np
+    from lm_eval.utils import set_torch_seed
+
+    python_seed, numpy_seed, torch_seed, fewshot_seed = seed
+    if python_seed is not None:
+        random.seed(python_seed)
+    if numpy_seed is not None:
+        np.random.seed(numpy_seed)
+    if torch_seed is not None:
+        set_torch_seed(torch_seed)
+    for task in task_dict["tasks"].values():
+        task.set_fewshot_seed(seed=fewshot_seed)
 
 
 def result_rows(output: dict, checkpoint: Checkpoint) -> list[dict]:
@@ -194,11 +345,18 @@ def result_rows(output: dict, checkpoint: Checkpoint) -> list[dict]:
 
 
 def _write_samples(out: Path, checkpoint: Checkpoint, task: str, samples: dict) -> None:
-    """Per-item log-likelihoods and metrics, for item analysis (one JSON object per line)."""
+    """Per-item log-likelihoods and metrics, for item analysis (one JSON object per line).
+
+    ``requests_hash`` covers every request of the item (contexts with their few-shot demonstrations, and
+    continuations), so a user can check that every checkpoint saw the same prompts.
+    """
+    from lm_eval.utils import hash_string
+
     lines = []
     for subtask, items in sorted(samples.items()):
         for item in items:
-            record = {"task": subtask, "doc_id": item["doc_id"], "target": item.get("target")}
+            record = {"task": subtask, "doc_id": item["doc_id"], "target": item.get("target"),
+                      "requests_hash": hash_string(json.dumps(item["arguments"], default=str, ensure_ascii=False))}
             record["loglikelihoods"] = [
                 float(resp[0][0]) if isinstance(resp[0], (tuple, list)) else resp[0] for resp in item["resps"]
             ] if item.get("resps") and isinstance(item["resps"][0], list) else None
@@ -206,19 +364,18 @@ def _write_samples(out: Path, checkpoint: Checkpoint, task: str, samples: dict) 
                 if metric in item:
                     record[metric] = item[metric]
             lines.append(json.dumps(record, default=str))
-    path = out / SAMPLES / results_io.safe_name(checkpoint.model) / results_io.safe_name(checkpoint.name)
-    results_io.atomic_write_text(path / f"{results_io.safe_name(task)}.jsonl", "\n".join(lines) + "\n")
+    atomic_write_text(results_io.samples_path(out, checkpoint.model, checkpoint.name, task), "\n".join(lines) + "\n")
 
 
 def _failure_path(out: Path, checkpoint: Checkpoint) -> Path:
-    return out / FAILURES / results_io.safe_name(checkpoint.model) / f"{results_io.safe_name(checkpoint.name)}.json"
+    return out / results_io.FAILURES / results_io.safe_name(checkpoint.model) / f"{results_io.safe_name(checkpoint.name)}.json"
 
 
 def _record_failure(out: Path, checkpoint: Checkpoint, err: Exception) -> dict:
     message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     record = {"model": checkpoint.model, "checkpoint": checkpoint.name, "location": checkpoint.location,
               "error": f"{type(err).__name__}: {message}"}
-    results_io.atomic_write_text(_failure_path(out, checkpoint), json.dumps(record))
+    atomic_write_text(_failure_path(out, checkpoint), json.dumps(record))
     tqdm.write(f"skipped {checkpoint.location}: {record['error']}")
     return record
 
@@ -228,74 +385,44 @@ def _clear_failure(out: Path, checkpoint: Checkpoint) -> None:
 
 
 def read_failures(out: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((Path(out) / FAILURES).glob("*/*.json"))]
+    return [json.loads(p.read_text()) for p in sorted((Path(out) / results_io.FAILURES).glob("*/*.json"))]
 
 
 def _write_failures_json(out: Path) -> None:
-    results_io.atomic_write_text(out / FAILURES_JSON, json.dumps(read_failures(out), indent=1))
+    atomic_write_text(out / results_io.FAILURES_JSON, json.dumps(read_failures(out), indent=1))
 
 
 class _Runner:
-    """Loads checkpoints one by one, keeping the tokenizer and the tokenised requests while they fit."""
+    """Loads checkpoints one by one, keeping the tokenizer and the tokenised requests while they fit.
+
+    HFLM loads each checkpoint from its location, so device, dtype and model arguments (``parallelize``,
+    ``device_map``, ``attn_implementation``, ...) take the path they take in lm-eval.
+    """
 
     def __init__(self, config: TrajectoryConfig):
         self.config = config
+        self.model_args = model_arguments(config)
+        self.device = config.device or default_device()
         self.tokenizer = None
         self.fingerprint = None
         self.encoded: dict = {}
 
     def lm_for(self, checkpoint: Checkpoint):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoTokenizer
+
+        from e2lm_bench.series_lm import SeriesLM, tokenizer_fingerprint
 
         if not has_weights(checkpoint):
             raise FileNotFoundError(f"no weight file (*.safetensors, *.bin, ...) in {checkpoint.location}")
-        where = {"subfolder": checkpoint.subfolder or "", "revision": checkpoint.revision,
-                 "trust_remote_code": self.config.trust_remote_code, "token": self.config.hub_token}
-        tokenizer = AutoTokenizer.from_pretrained(checkpoint.pretrained, **where)
-        fingerprint = _tokenizer_fingerprint(tokenizer)
+        where = {"subfolder": checkpoint.subfolder or ""} | ({"revision": checkpoint.revision} if checkpoint.revision else {})
+        tokenizer = AutoTokenizer.from_pretrained(
+            checkpoint.pretrained, **{"revision": self.model_args.get("revision"), **where},
+            trust_remote_code=self.model_args.get("trust_remote_code", False), token=self.config.hub_token,
+        )
+        fingerprint = tokenizer_fingerprint(tokenizer)
         if fingerprint != self.fingerprint:  # a new tokenizer: earlier tokenisations do not apply
             self.tokenizer, self.fingerprint, self.encoded = tokenizer, fingerprint, {}
-        model = AutoModelForCausalLM.from_pretrained(checkpoint.pretrained, dtype=self.config.dtype or "auto", **where)
         return SeriesLM(
-            pretrained=model, tokenizer=self.tokenizer, batch_size=self.config.batch_size,
-            device=self.config.device or ("cuda" if _cuda() else "cpu"), encoded=self.encoded,
+            pretrained=checkpoint.pretrained, tokenizer=self.tokenizer, batch_size=self.config.batch_size,
+            device=self.device, encoded=self.encoded, **{**self.model_args, **where},
         )
-
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def _tokenizer_fingerprint(tokenizer) -> str:
-    """Equal for tokenizers that encode every text the same way (vocabulary, merges, normaliser, specials)."""
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    state = backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))
-    specials = json.dumps([tokenizer.__class__.__name__, tokenizer.all_special_tokens, tokenizer.padding_side])
-    return hashlib.sha256((state + specials).encode("utf-8")).hexdigest()
-
-
-class SeriesLM(HFLM):
-    """HFLM with the request tokenisation shared across the checkpoints of a series."""
-
-    def __init__(self, *, encoded: dict, **kwargs):
-        super().__init__(**kwargs)
-        self._encoded = encoded
-
-    def loglikelihood(self, requests, disable_tqdm: bool = True):
-        # The same dispatch as lm-eval's TemplateLM.loglikelihood, memoised per request.
-        new_requests = []
-        for request in requests:
-            context, continuation = request.args
-            encoded = self._encoded.get(request.args)
-            if encoded is None:
-                if context == "":
-                    cont = self.tok_encode(continuation, add_special_tokens=False)
-                    prefix = self.prefix_token_id
-                    encoded = ([prefix], cont) if prefix != cont[0] else (cont[:1], cont[1:])
-                else:
-                    encoded = self._encode_pair(context, continuation)
-                self._encoded[request.args] = encoded
-            new_requests.append(((context, continuation), *encoded))
-        return self._loglikelihood_tokens(new_requests, disable_tqdm=True)

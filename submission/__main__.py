@@ -19,7 +19,8 @@ def parser() -> argparse.ArgumentParser:
         "E2LM_DATA_DIR makes the check read a local copy of the Hub dataset.",
     )
     p.add_argument("--task", required=True, help="task name (a YAML under lm_eval_tasks/ with `task: NAME`)")
-    p.add_argument("--metric", required=True, help="metric the organizers read, e.g. margin or margin,none (written as given)")
+    p.add_argument("--metric", required=True,
+                   help="metric the organizers read: margin or margin,none (metadata.yaml gets lm-eval's results key, margin,none)")
     p.add_argument("--dataset", metavar="HUB_ID", help="put this Hub dataset (owner/name) in the submitted YAML's dataset_path")
     p.add_argument("--fork", metavar="DIR", help="checkout of the competition fork to diff against (left untouched)")
     p.add_argument("--output", metavar="DIR", default=str(DEFAULT_OUTPUT), help="output folder (default: %(default)s)")

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import yaml
 
+from e2lm_bench.atomic import atomic_write_text
+from e2lm_bench.data import DATA_DIR_ENV
 from e2lm_bench.errors import UserError
-from e2lm_bench.results import atomic_write_text
 from e2lm_bench.submission.patch import FORK_COMMIT, build_patch, stage_folder
 from e2lm_bench.submission.validate import MAX_DOCS, MIN_DOCS, Validation, find_task_yaml, validate_task
 
@@ -24,6 +25,7 @@ DEFAULT_OUTPUT = Path("build/submission")
 TOKEN_ENV = "HF_TOKEN"
 PATCH_NAME, METADATA_NAME, ZIP_NAME = "evaluation.patch", "metadata.yaml", "submission.zip"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same inputs give the same zip
+PLACEHOLDER_DATASET = "e2lm-bench/early-science"  # the dataset_path our early_science.yaml ships with; it is nobody's
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,26 @@ class Result:
     token_chars: int  # the token itself is never kept here
 
 
-def metadata_text(task: str, metric: str, token: str) -> str:
-    return yaml.safe_dump({"task_name": task, "task_metric": metric, "hf_token": token}, sort_keys=False)
+def metadata_text(task: str, result_key: str, token: str) -> str:
+    """The organizers read ``results[task_name][task_metric]``, so the metric is lm-eval's results key, e.g. ``margin,none``."""
+    return yaml.safe_dump({"task_name": task, "task_metric": result_key, "hf_token": token}, sort_keys=False)
+
+
+def data_warnings(validation: Validation) -> tuple[str, ...]:
+    """Why the data the organizers load may not be what was checked: one line each."""
+    warnings = []
+    if validation.hub_dataset == PLACEHOLDER_DATASET:
+        warnings.append(f"the patch names the placeholder Hub dataset {PLACEHOLDER_DATASET}; push the data and pass "
+                        "--dataset owner/name, or the organizers cannot load it")
+    if validation.local_data:
+        warnings.append(f"{DATA_DIR_ENV} is set, so the task was checked on the local copy in {_local_folder(validation)} "
+                        f"and the Hub dataset {validation.hub_dataset} was never opened; unset it to check what the "
+                        "organizers will load")
+    return tuple(warnings)
+
+
+def _local_folder(validation: Validation) -> Path:
+    return Path(next(iter(validation.local_data["dataset_kwargs"]["data_files"].values()))).parent
 
 
 def build_submission(task: str, metric: str, output_dir: str | Path = DEFAULT_OUTPUT, fork: str | Path | None = None,
@@ -61,12 +81,12 @@ def build_submission(task: str, metric: str, output_dir: str | Path = DEFAULT_OU
             raise type(err)(str(err).replace(str(staged.resolve()), str(task_yaml.parent))) from err
     output_dir = Path(output_dir)
     patch_path = atomic_write_text(output_dir / PATCH_NAME, patch.text)
-    metadata = metadata_text(task, metric, token).encode("utf-8")
+    metadata = metadata_text(task, validation.result_key, token).encode("utf-8")
     metadata_path = _write_private(output_dir / METADATA_NAME, metadata)
     members = {PATCH_NAME: (patch.text.encode("utf-8"), 0o644), METADATA_NAME: (metadata, 0o600)}
     zip_path = _write_private(output_dir / ZIP_NAME, zip_bytes(members))
     return Result(task_yaml.parent, validation, output_dir, patch_path, metadata_path, zip_path, patch.files, patch.base,
-                  patch.warnings, len(token))
+                  patch.warnings + data_warnings(validation), len(token))
 
 
 def zip_bytes(members: dict[str, tuple[bytes, int]]) -> bytes:
@@ -100,14 +120,13 @@ def summary(result: Result) -> str:
     """What was checked and written, with the token replaced by its length."""
     v = result.validation
     if v.local_data:
-        folder = Path(next(iter(v.local_data["dataset_kwargs"]["data_files"].values()))).parent
-        source = f"Hub dataset {v.hub_dataset} (checked on the local copy in {folder}, from E2LM_DATA_DIR)"
+        source = f"Hub dataset {v.hub_dataset} (checked on the local copy in {_local_folder(v)}, from {DATA_DIR_ENV})"
     else:
         source = f"Hub dataset {v.hub_dataset} (downloaded for the check)"
     base = f"against fork commit {result.patch_base[:12]}" if result.patch_base else f"new files, for the fork at {FORK_COMMIT}"
     with zipfile.ZipFile(result.zip_path) as archive:
         listing = [f"  {info.file_size:>9}  {info.filename}" for info in archive.infolist()]
-    hidden = metadata_text(v.task_name, v.metric, f"<hidden: {result.token_chars} characters>" if result.token_chars else "")
+    hidden = metadata_text(v.task_name, v.result_key, f"<hidden: {result.token_chars} characters>" if result.token_chars else "")
     if result.token_chars:
         secret = (f"{ZIP_NAME} and {METADATA_NAME} hold your Hugging Face token (a secret): they are readable only by you "
                   "(mode 600); do not share or commit them.")

@@ -26,7 +26,7 @@ from e2lm_bench.data import DATA_DIR_ENV, HUB_TASK_FOLDERS, local_split_override
 from e2lm_bench.errors import UserError
 from e2lm_bench.leakage import answer_in_prompt
 
-MIN_DOCS, MAX_DOCS = 100, 15_000
+MIN_DOCS, MAX_DOCS = 100, 15_000  # competition rule: every benchmark has 100-15,000 samples (reference §7)
 LEAK_EXAMPLES = 5
 # A Hub repository id; datasets' own builders (json, csv, parquet, ...) have no owner part.
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")

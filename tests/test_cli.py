@@ -103,3 +103,140 @@ def test_score_organizer_curves_writes_in_the_working_directory(tmp_path, monkey
     assert list(scores["benchmarks"][0]["models"]) == ["up"]
     assert main(["score", str(source), "--models", "up,nobody"]) == 2
     assert "not in the results: nobody" in capsys.readouterr().err
+
+
+@pytest.fixture
+def broken_tasks_dir(tmp_path, monkeypatch):
+    """A copy of our task folder without early_science's template, standing in for the installed one."""
+    import shutil
+
+    copy = tmp_path / "tasks"
+    shutil.copytree(harness.tasks_dir(), copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "early_science" / "_early_science_template").unlink()
+    monkeypatch.setattr(harness, "tasks_dir", lambda: copy)
+    harness.own_task_manager.cache_clear()
+    yield copy
+    harness.own_task_manager.cache_clear()
+
+
+def test_a_task_of_ours_that_fails_to_load_says_why(llama_dir, broken_tasks_dir, monkeypatch, capsys, restore_task_manager):
+    """lm-eval's index drops a YAML that fails to load with a debug log only; "not found" alone hides the cause."""
+    monkeypatch.delenv("E2LM_DATA_DIR", raising=False)
+    status = main(["eval", "--model", "hf", "--model_args", f"pretrained={llama_dir}", "--tasks", "early_science,zoro"])
+    assert status == 2
+    err = capsys.readouterr().err
+    yaml_file = broken_tasks_dir / "early_science" / "early_science.yaml"
+    assert f"e2lm-bench eval: task early_science could not be loaded: {yaml_file}: " in err
+    assert "_early_science_template" in err.split("could not be loaded")[1].splitlines()[0]
+    not_found = next(line for line in err.splitlines() if "Tasks not found" in line)
+    assert "Tasks not found: zoro." in not_found and "Did you mean: zorro" in not_found
+    assert "early_science" in not_found.split("Our tasks:")[1]  # the list of ours names every family
+    assert "Traceback" not in err
+
+
+def test_broken_tasks_names_each_unloadable_yaml(broken_tasks_dir):
+    """A YAML that does not even parse is named by its file stem."""
+    (broken_tasks_dir / "zorro" / "zorro_extra.yaml").write_text("task: [unclosed\n")
+    broken = harness.broken_tasks()
+    assert set(broken) == {"early_science", "zorro_extra"}
+    assert broken["zorro_extra"].startswith(f"{broken_tasks_dir / 'zorro' / 'zorro_extra.yaml'}: ")
+    assert "\n" not in broken["zorro_extra"]
+
+
+# --- conventions ------------------------------------------------------------------------------------------------
+
+
+def _spy_model_kwargs(monkeypatch) -> list[dict]:
+    """The keyword arguments every AutoModelForCausalLM.from_pretrained call receives (the call still happens)."""
+    from transformers import AutoModelForCausalLM
+
+    calls, original = [], AutoModelForCausalLM.from_pretrained.__func__
+
+    def spy(cls, *args, **kwargs):
+        calls.append(kwargs)
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", classmethod(spy))
+    return calls
+
+
+def test_conventions_counts_pairs_per_subtask_and_passes_model_options(llama_dir, data_dir, monkeypatch, capsys):
+    import torch
+
+    from e2lm_bench.data import ZORRO_PARADIGMS, zorro_task_name
+
+    monkeypatch.setenv("E2LM_DATA_DIR", "")  # --data-dir sets it; monkeypatch restores it afterwards
+    calls = _spy_model_kwargs(monkeypatch)
+    status = main(["conventions", str(llama_dir), "--task", "zorro", "--limit", "2", "--data-dir", str(data_dir),
+                   "--device", "cpu", "--dtype", "bfloat16",
+                   "--model-args", "revision=main,trust_remote_code=True,attn_implementation=eager"])
+    assert status == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:23] == [f"{zorro_task_name(p)}: 2 pairs from data folder {data_dir}" for p in ZORRO_PARADIGMS]
+    assert lines[23].split() == ["convention", "acc", "margin"]
+    assert [line.split()[0] for line in lines[24:]] == ["lm-eval", "minicons", "babylm-2025"]
+    assert calls == [{"dtype": torch.bfloat16, "revision": "main", "trust_remote_code": True, "attn_implementation": "eager"}]
+
+
+def test_conventions_names_the_hub_dataset_it_read(llama_dir, monkeypatch, capsys):
+    import datasets
+
+    from tests.conftest import DIALOGUE_ROWS
+
+    monkeypatch.delenv("E2LM_DATA_DIR", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", lambda hub_id, split: DIALOGUE_ROWS)
+    assert main(["conventions", str(llama_dir), "--task", "dialogue_minpairs_words", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "dialogue_minpairs_words: 4 pairs from Hub dataset fpadovani/dialogue_eval_words"
+
+
+def test_conventions_refuses_model_args_that_have_their_own_option(llama_dir, data_dir, capsys):
+    assert main(["conventions", str(llama_dir), "--task", "lexical_decision", "--data-dir", str(data_dir),
+                 "--model-args", "pretrained=gpt2,dtype=float16"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "e2lm-bench conventions: --model-args dtype, pretrained: give the dtype with --dtype, the model as MODEL")
+
+
+@pytest.mark.parametrize("task, patched, named", [
+    ("zorro", "datasets.DownloadManager.download", "the Zorro paradigm agreement_determiner_noun-across_1_adjective "
+                                                   "(zorro/agreement_determiner_noun-across_1_adjective.txt in a data folder)"),
+    ("lexical_decision", "datasets.load_dataset", "the Hub dataset bbunzeck/lexical-decision "
+                                                  "(lexical_decision/lexical_decision.jsonl in a data folder)"),
+    ("dialogue_minpairs_tokens", "datasets.load_dataset", "the Hub dataset fpadovani/dialogue_eval_tokens "
+                                                          "(dialogue_minpairs/dialogue_eval_tokens.jsonl in a data folder)"),
+])
+def test_offline_download_says_what_failed_and_how_to_use_local_data(llama_dir, monkeypatch, capsys, task, patched, named):
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach the server")
+
+    monkeypatch.delenv("E2LM_DATA_DIR", raising=False)
+    monkeypatch.setattr(patched, offline)
+    assert main(["conventions", str(llama_dir), "--task", task]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"e2lm-bench conventions: could not download {named}: ConnectionError: Couldn't reach the server. "
+        "To use local data, pass --data-dir DIR (--data-dir sample: the bundled sample) or set E2LM_DATA_DIR=DIR, "
+        "a folder in the layout `e2lm-bench sample-data` prints"
+    ]
+
+
+# --- score ------------------------------------------------------------------------------------------------------
+
+
+def test_score_prints_one_note_per_short_series_and_no_python_warning(tmp_path, capsys):
+    import warnings
+
+    import pandas as pd
+
+    from e2lm_bench.scoring import SignalQualityWarning
+
+    rows = [{"model": model, "checkpoint": f"step_{step}", "step": step, "tokens": None, "words": None, "task": "zorro_x",
+             "metric": "acc", "value": 0.5 + step / 1000 * (1 if model == "model-a" else -1), "stderr": None}
+            for model in ("model-a", "model-b") for step in (100, 200, 300, 400)]
+    pd.DataFrame(rows).to_csv(tmp_path / "results.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SignalQualityWarning)
+        assert main(["score", str(tmp_path / "results.csv")]) == 0
+    out = capsys.readouterr().out
+    notes = [line for line in out.splitlines() if line.startswith("note: zorro_x")]
+    assert notes == [f"note: zorro_x acc {model}: series of n=4 < 8 points has no lag; autocorrelation set to 0"
+                     for model in ("model-a", "model-b")]

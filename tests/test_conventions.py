@@ -6,10 +6,11 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from minicons import scorer as minicons_scorer
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from e2lm_bench.conventions import LMScorer, PairScores, compare_conventions
+from e2lm_bench.conventions import LMScorer, PairScores, compare_conventions, pair_sources, task_pairs
 from tests.conftest import DIALOGUE_ROWS, SENTENCES, SHARED_DATA
 
 DIALOGUE_TEXTS = [row["prompt"] + " " + row[key] for row in DIALOGUE_ROWS for key in ("chosen", "rejected")]
@@ -100,10 +101,37 @@ def test_unknown_convention_is_refused(llama_dir):
 
 def test_compare_conventions_reports_every_convention(llama_dir, use_data_dir):
     model, tokenizer = _load(llama_dir)
-    table = compare_conventions(LMScorer(model, tokenizer), "dialogue_minpairs_words")
+    scorer = LMScorer(model, tokenizer)
+    subtasks = task_pairs("dialogue_minpairs_words")
+    table = compare_conventions(scorer, subtasks)
     assert set(table) == {"lm-eval", "minicons", "babylm-2025"}
-    for row in table.values():
-        assert 0.0 <= row["acc"] <= 1.0 and np.isfinite(row["margin"])
+    prefixes, good, bad = subtasks["dialogue_minpairs_words"]
+    for convention, row in table.items():
+        scores = scorer.score_pairs(good, bad, prefixes, convention=convention)
+        assert row == {"acc": scores.accuracy, "margin": pytest.approx(float(scores.margin.mean()), abs=1e-12)}
+
+
+def test_pair_sources_name_the_data_folder_or_the_public_dataset(monkeypatch, data_dir):
+    monkeypatch.setenv("E2LM_DATA_DIR", "")
+    assert pair_sources("dialogue_minpairs_tokens") == {"dialogue_minpairs_tokens": "Hub dataset fpadovani/dialogue_eval_tokens"}
+    assert pair_sources("lexical_decision") == {"lexical_decision": "Hub dataset bbunzeck/lexical-decision"}
+    zorro = pair_sources("zorro")
+    assert len(zorro) == 23 and zorro["zorro_ellipsis_n_bar"].endswith("/test_suites/zorro/ellipsis-n_bar.txt")
+    monkeypatch.setenv("E2LM_DATA_DIR", str(data_dir))
+    assert set(pair_sources("zorro").values()) == {f"data folder {data_dir}"}
+
+
+@pytest.mark.parametrize("dtype, expected", [("bfloat16", torch.bfloat16), ("float32", torch.float32)])
+def test_from_pretrained_places_the_model_on_the_device_in_the_dtype(llama_dir, dtype, expected):
+    scorer = LMScorer.from_pretrained(str(llama_dir), device="cpu", dtype=dtype, attn_implementation="eager")
+    assert {(p.device.type, p.dtype) for p in scorer.model.parameters()} == {("cpu", expected)}
+    assert scorer.model.config._attn_implementation == "eager"
+    assert np.isfinite(scorer.candidate_logprobs(SENTENCES[:2])).all()
+
+
+def test_from_pretrained_refuses_an_unknown_dtype(llama_dir):
+    with pytest.raises(ValueError, match="dtype 'float8': expected one of auto, bfloat16, float16, float32"):
+        LMScorer.from_pretrained(str(llama_dir), device="cpu", dtype="float8")
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "dialogue_minpairs").is_dir(), reason="../shared/data is absent")

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from e2lm_bench.data import DIALOGUE_FIELDS, LEXICAL_FIELDS, ZORRO_PARADIGMS, read_jsonl, read_pair_lines, zorro_task_name
-from e2lm_bench.demo import grammar
-from e2lm_bench.demo.grammar import generate_corpus, write_corpus, write_eval_sets
+from e2lm_bench.demo import eval_sets, vocabulary
+from e2lm_bench.demo.corpus import generate_corpus, write_corpus
+from e2lm_bench.demo.eval_sets import write_eval_sets
 from e2lm_bench.lm_eval_tasks import TASKS_DIR
 
 PAIRS = 200
@@ -80,8 +81,8 @@ def test_utterances_are_short_lower_case_and_punctuated(corpus):
 
 
 def test_corpus_says_exactly_the_lexicon(corpus_words):
-    assert corpus_words - PUNCTUATION_AND_TAGS == grammar.lexicon()
-    assert 150 <= len(grammar.lexicon()) <= 320
+    assert corpus_words - PUNCTUATION_AND_TAGS == vocabulary.lexicon()
+    assert 150 <= len(vocabulary.lexicon()) <= 320
 
 
 def test_written_tasks(eval_dir, pairs):
@@ -118,24 +119,24 @@ def test_no_ungrammatical_sentence_in_the_corpus(corpus, pairs):
 
 
 def test_corpus_never_shows_the_wrong_form_locally(corpus):
-    singular = {n.sg for n in grammar.NOUNS}
-    plural = {n.pl for n in grammar.NOUNS}
-    adjectives = {a for group in grammar.ADJECTIVES.values() for a in group}
-    overregularized = set(grammar.OVERREGULARIZED.values())
-    intransitive_past = set(grammar.INTRANSITIVE_PAST)
+    singular = {n.sg for n in vocabulary.NOUNS}
+    plural = {n.pl for n in vocabulary.NOUNS}
+    adjectives = {a for group in vocabulary.ADJECTIVES.values() for a in group}
+    overregularized = set(eval_sets.OVERREGULARIZED.values())
+    intransitive_past = set(eval_sets.INTRANSITIVE_PAST)
     for line in corpus:
         words = line.split()
         assert not overregularized & set(words), line
-        assert words[0] not in grammar.SUBJECT_PRONOUNS.values(), line
+        assert words[0] not in vocabulary.SUBJECT_PRONOUNS.values(), line
         for i, (a, b) in enumerate(zip(words, words[1:])):
             noun = words[i + 2] if b in adjectives else b
             if a in ("this", "that", "a", "an"):
                 assert noun not in plural, line
             if a in ("these", "those"):
                 assert noun not in singular, line
-            assert not (a in grammar.PLACING and b in ("on", "in", "under", "to")), line
+            assert not (a in vocabulary.PLACING and b in ("on", "in", "under", "to")), line
             assert not (a in intransitive_past and b in ("the", "a", "this", "my", "your", "some")), line
-            assert not (a in grammar.SUBJECT_PRONOUNS.values() and b in ("is", "are", "saw", "likes", "like")), line
+            assert not (a in vocabulary.SUBJECT_PRONOUNS.values() and b in ("is", "are", "saw", "likes", "like")), line
 
 
 def _key_words(good: str, bad: str) -> set[str]:
@@ -176,10 +177,10 @@ def test_lexical_decision(eval_dir, corpus_words):
     rows = read_jsonl(eval_dir[0] / "lexical_decision" / "lexical_decision.jsonl", LEXICAL_FIELDS)
     assert len(rows) == 150
     assert len({row["lexeme"] for row in rows}) == len({row["wug"] for row in rows}) == 150
-    lexicon = grammar.lexicon()
+    lexicon = vocabulary.lexicon()
     for row in rows:
         lexeme, wug = row["lexeme"], row["wug"]
-        assert lexeme in corpus_words and lexeme in grammar.content_words()
-        assert wug not in lexicon and wug not in grammar.REAL_NON_LEXICON
+        assert lexeme in corpus_words and lexeme in vocabulary.content_words()
+        assert wug not in lexicon and wug not in eval_sets.REAL_NON_LEXICON
         assert len(wug) == len(lexeme) and wug != lexeme
-        assert grammar._onset(wug)[1] == grammar._onset(lexeme)[1]
+        assert eval_sets._onset(wug)[1] == eval_sets._onset(lexeme)[1]

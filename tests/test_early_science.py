@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from e2lm_bench.data import DataError, local_task_config
-from e2lm_bench.sample_data import SAMPLE_DATA_DIR
 from e2lm_bench.lm_eval_tasks import TASKS_DIR
+from e2lm_bench.sample_data import SAMPLE_DATA_DIR
 
 TASK_DIR = TASKS_DIR / "early_science"
 

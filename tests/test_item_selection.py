@@ -11,10 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from e2lm_bench import item_selection as sel
 from e2lm_bench.data import DataError
+from e2lm_bench.domain_judge import judge_domain, openai_judge
 from e2lm_bench.errors import UserError
+from e2lm_bench.hub_dataset import push_to_hub
+from e2lm_bench.item_curves import item_curves
+from e2lm_bench.item_selection import select_items, write_selection
 from e2lm_bench.results import safe_name, write_part
+from e2lm_bench.science_docs import leaking_items, load_docs
 
 TASK = "early_science"
 MODELS = ("org/model-a", "model-b")  # model-a's safe name carries a hash, as the runner's does
@@ -69,30 +73,30 @@ def run_dir(tmp_path):
 
 
 def test_item_curves_reads_every_item_in_step_order(run_dir):
-    curves = sel.item_curves(run_dir, TASK, metric="margin")
+    curves = item_curves(run_dir, TASK, metric="margin")
     assert len(curves) == 2 * 6 * 20
     assert set(curves.columns) >= {"model", "checkpoint", "step", "doc_id", "value"}
     item = curves[(curves["model"] == "model-b") & (curves["doc_id"] == 3)]
     assert item["step"].tolist() == sorted(CHECKPOINTS.values())
     # derived margin (model-b has no 'margin' key) follows the planted rise
     assert np.all(np.diff(item["value"].to_numpy()) > 0.5)
-    only_a = sel.item_curves(run_dir, TASK, models=["org/model-a"])
+    only_a = item_curves(run_dir, TASK, models=["org/model-a"])
     assert set(only_a["model"]) == {"org/model-a"}
     with pytest.raises(UserError, match="model-c"):
-        sel.item_curves(run_dir, TASK, models=["model-c"])
+        item_curves(run_dir, TASK, models=["model-c"])
 
 
 def test_derived_margin_max_matches_definition(run_dir):
-    curves = sel.item_curves(run_dir, TASK, metric="margin_max")
-    margin = sel.item_curves(run_dir, TASK, metric="margin")
+    curves = item_curves(run_dir, TASK, metric="margin_max")
+    margin = item_curves(run_dir, TASK, metric="margin")
     b = curves["model"] == "model-b"
     # gold = value - 2, best wrong = -1: margin_max = margin - 1
     np.testing.assert_allclose(curves.loc[b, "value"].to_numpy(), margin.loc[b, "value"].to_numpy() - 1.0)
 
 
 def test_select_items_keeps_the_rising_items(run_dir):
-    curves = sel.item_curves(run_dir, TASK)
-    selection = sel.select_items(curves, min_slope=0.2, min_sq=0.4)
+    curves = item_curves(run_dir, TASK)
+    selection = select_items(curves, min_slope=0.2, min_sq=0.4)
     assert selection.kept == list(RISING)
     assert selection.removed_by == {"subject": 0, "slope": 10, "sq": 0}
     table = selection.table.set_index("doc_id")
@@ -102,24 +106,24 @@ def test_select_items_keeps_the_rising_items(run_dir):
 
 
 def test_sq_rule_catches_what_the_slope_rule_lets_through(run_dir):
-    curves = sel.item_curves(run_dir, TASK)
-    selection = sel.select_items(curves, min_slope=float("-inf"), min_sq=0.45)
+    curves = item_curves(run_dir, TASK)
+    selection = select_items(curves, min_slope=float("-inf"), min_sq=0.45)
     assert selection.kept == list(RISING)
     assert selection.removed_by == {"subject": 0, "slope": 0, "sq": 10}
 
 
 def test_subject_filter_counts_first(run_dir):
-    curves = sel.item_curves(run_dir, TASK)
-    selection = sel.select_items(curves, min_slope=0.2, min_sq=0.4, subjects={"physics"}, docs=make_docs())
+    curves = item_curves(run_dir, TASK)
+    selection = select_items(curves, min_slope=0.2, min_sq=0.4, subjects={"physics"}, docs=make_docs())
     assert selection.kept == [0, 2, 4, 6, 8]
     assert selection.removed_by == {"subject": 10, "slope": 5, "sq": 0}
     assert selection.table.set_index("doc_id").loc[1, "subject"] == "history"
     with pytest.raises(UserError, match="docs"):
-        sel.select_items(curves, subjects={"physics"})
+        select_items(curves, subjects={"physics"})
     with pytest.raises(UserError, match="'physcs'"):
-        sel.select_items(curves, subjects={"physics", "physcs"}, docs=make_docs())
+        select_items(curves, subjects={"physics", "physcs"}, docs=make_docs())
     with pytest.raises(UserError, match="doc_id 19"):
-        sel.select_items(curves, docs=make_docs(10))
+        select_items(curves, docs=make_docs(10))
 
 
 def test_malformed_sample_line_names_file_and_line(run_dir):
@@ -128,22 +132,22 @@ def test_malformed_sample_line_names_file_and_line(run_dir):
     lines[1] = '{"task": "early_science", "doc_id": 1, '
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(UserError, match=rf"{path}:2: not valid JSON"):
-        sel.item_curves(run_dir, TASK)
+        item_curves(run_dir, TASK)
     lines[1] = json.dumps({"task": TASK, "doc_id": 1, "target": 0, "loglikelihoods": None, "acc": 1.0})
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(UserError, match=rf"{path}:2: no 'margin'"):
-        sel.item_curves(run_dir, TASK)
+        item_curves(run_dir, TASK)
 
 
 def test_missing_samples_point_to_the_trajectory_command(tmp_path, run_dir):
     with pytest.raises(UserError, match=rf"{tmp_path / 'empty'}.*e2lm-bench trajectory"):
-        sel.item_curves(tmp_path / "empty", TASK)
+        item_curves(tmp_path / "empty", TASK)
     with pytest.raises(UserError, match="e2lm-bench trajectory"):
-        sel.item_curves(run_dir, "other_task")
+        item_curves(run_dir, "other_task")
     for path in (run_dir / "samples").rglob("*.jsonl"):
         path.unlink()
     with pytest.raises(UserError, match=rf"{run_dir}: no per-item samples"):
-        sel.item_curves(run_dir, TASK)
+        item_curves(run_dir, TASK)
 
 
 def leak_doc(question: str, gold: str) -> dict:
@@ -162,7 +166,7 @@ def test_leaking_items():
         leak_doc("Which is heavier?", "lead (Pb)"),  # 6: punctuation in the gold, absent
         leak_doc("Is lead (Pb) heavier than tin?", "lead (Pb)"),  # 7: present
     ]
-    assert sel.leaking_items(docs) == [(1, "photosynthesis"), (2, "O"), (3, "cell wall"), (7, "lead (Pb)")]
+    assert leaking_items(docs) == [(1, "photosynthesis"), (2, "O"), (3, "cell wall"), (7, "lead (Pb)")]
 
 
 def test_judge_domain_with_a_stub():
@@ -175,19 +179,19 @@ def test_judge_domain_with_a_stub():
         seen.append(text)
         return "Reject" if "capital" in text else " accept.\n"
 
-    out = sel.judge_domain(docs, judge, sample=50, seed=0)
+    out = judge_domain(docs, judge, sample=50, seed=0)
     assert out == {"sampled": 10, "accepted": 7, "fraction": 0.7, "rejected": ["t/2", "t/5", "t/7"]}
     assert seen[0] == "Which gas is item number 0?\nA) gas 0\nB) argon\nC) neon\nD) xenon\nAnswer: A"
-    small = sel.judge_domain(docs, judge, sample=4, seed=3)
-    assert small["sampled"] == 4 and small == sel.judge_domain(docs, judge, sample=4, seed=3)
+    small = judge_domain(docs, judge, sample=4, seed=3)
+    assert small["sampled"] == 4 and small == judge_domain(docs, judge, sample=4, seed=3)
     with pytest.raises(UserError, match="Accept"):
-        sel.judge_domain(docs, lambda text: "maybe", sample=2)
+        judge_domain(docs, lambda text: "maybe", sample=2)
 
 
 def test_openai_judge_without_the_package(monkeypatch):
     monkeypatch.setitem(sys.modules, "openai", None)
     with pytest.raises(UserError, match="pip install openai"):
-        sel.openai_judge()
+        openai_judge()
 
 
 def test_openai_judge_settings_and_key_kept_out_of_errors(monkeypatch):
@@ -213,9 +217,9 @@ def test_openai_judge_settings_and_key_kept_out_of_errors(monkeypatch):
     monkeypatch.setitem(sys.modules, "openai", types.SimpleNamespace(OpenAI=OpenAI, OpenAIError=OpenAIError))
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(UserError, match="OPENAI_API_KEY"):
-        sel.openai_judge()
+        openai_judge()
     monkeypatch.setenv("OPENAI_API_KEY", key)
-    judge = sel.openai_judge()
+    judge = openai_judge()
     assert judge("What is a quark?") == "Accept"
     assert calls[0]["temperature"] == 0 and calls[0]["model"] == "gpt-4o-2024-08-06"
     assert calls[0]["response_format"]["json_schema"]["schema"]["properties"]["verdict"]["enum"] == ["Accept", "Reject"]
@@ -226,17 +230,17 @@ def test_openai_judge_settings_and_key_kept_out_of_errors(monkeypatch):
 
 def test_write_selection_reads_back_and_enforces_the_size_rule(run_dir, tmp_path):
     docs, dev = make_docs(), make_docs(3)
-    curves = sel.item_curves(run_dir, TASK)
-    everything = sel.select_items(curves, min_slope=float("-inf"), min_sq=-1.0, docs=docs)
+    curves = item_curves(run_dir, TASK)
+    everything = select_items(curves, min_slope=float("-inf"), min_sq=-1.0, docs=docs)
     assert len(everything.kept) == 20
     with pytest.raises(UserError, match="20 items kept.*100-15,000"):
-        sel.write_selection(docs, dev, everything, tmp_path / "out")
+        write_selection(docs, dev, everything, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
-    rising = sel.select_items(curves, min_slope=0.2, min_sq=0.4, docs=docs)
-    folder = sel.write_selection(docs, dev, rising, tmp_path / "out", allow_any_size=True)
+    rising = select_items(curves, min_slope=0.2, min_sq=0.4, docs=docs)
+    folder = write_selection(docs, dev, rising, tmp_path / "out", allow_any_size=True)
     assert folder == tmp_path / "out" / TASK
-    test_back, dev_back = sel.load_docs(tmp_path / "out")
+    test_back, dev_back = load_docs(tmp_path / "out")
     assert test_back == [docs[i] for i in RISING] and dev_back == dev
     report = (folder / "selection_report.md").read_text()
     assert "Kept: 10." in report and "| slope | 10 |" in report and "| physics | 10 | 5 |" in report
@@ -252,16 +256,16 @@ def test_load_docs_validation(tmp_path, monkeypatch):
     bad = dict(good[1], answer=4)
     (folder / "test.jsonl").write_text(json.dumps(good[0]) + "\n" + json.dumps(bad) + "\n")
     with pytest.raises(DataError, match=rf"{folder / 'test.jsonl'}:2: field 'answer'"):
-        sel.load_docs(tmp_path)
+        load_docs(tmp_path)
     (folder / "test.jsonl").write_text(json.dumps(dict(good[0], choices=["only one"])) + "\n")
     with pytest.raises(DataError, match=r"test\.jsonl:1: field 'choices'"):
-        sel.load_docs(tmp_path)
+        load_docs(tmp_path)
     (folder / "test.jsonl").write_text(json.dumps(dict(good[0], subject=" ")) + "\n")
     with pytest.raises(DataError, match=r"test\.jsonl:1: field 'subject'"):
-        sel.load_docs(tmp_path)
+        load_docs(tmp_path)
     (folder / "test.jsonl").write_text(json.dumps(good[0]) + "\n")
     monkeypatch.setenv("E2LM_DATA_DIR", str(tmp_path))
-    assert sel.load_docs() == ([good[0]], good)
+    assert load_docs() == ([good[0]], good)
 
 
 class FakeHfApi:
@@ -286,8 +290,8 @@ class FakeHfApi:
 @pytest.fixture
 def selection_dir(run_dir, tmp_path):
     docs = make_docs()
-    selection = sel.select_items(sel.item_curves(run_dir, TASK), min_slope=0.2, min_sq=0.4, docs=docs)
-    sel.write_selection(docs, make_docs(3), selection, tmp_path / "out", allow_any_size=True)
+    selection = select_items(item_curves(run_dir, TASK), min_slope=0.2, min_sq=0.4, docs=docs)
+    write_selection(docs, make_docs(3), selection, tmp_path / "out", allow_any_size=True)
     return tmp_path / "out"
 
 
@@ -297,7 +301,7 @@ def test_push_to_hub_uploads_a_loadable_dataset_without_the_token(selection_dir,
     token = "hf_secret_token_value"
     FakeHfApi.calls, FakeHfApi.fail_with = [], None
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
-    url = sel.push_to_hub(selection_dir, "me/early-science", token=token)
+    url = push_to_hub(selection_dir, "me/early-science", token=token)
     assert url == "https://huggingface.co/datasets/me/early-science"
     (_, init_token), (_, repo, create_kwargs), (_, upload_kwargs, files) = FakeHfApi.calls
     assert init_token == token and repo == "me/early-science"
@@ -314,16 +318,16 @@ def test_push_to_hub_uploads_a_loadable_dataset_without_the_token(selection_dir,
 
     FakeHfApi.calls = []
     monkeypatch.setenv("HF_TOKEN", "hf_from_env_value")
-    sel.push_to_hub(selection_dir, "me/early-science", private=False)
+    push_to_hub(selection_dir, "me/early-science", private=False)
     assert FakeHfApi.calls[0] == ("init", "hf_from_env_value") and FakeHfApi.calls[1][2]["private"] is False
 
     FakeHfApi.fail_with = f"401 Unauthorized: token {token} is invalid"
     with pytest.raises(UserError) as err:
-        sel.push_to_hub(selection_dir, "me/early-science", token=token)
+        push_to_hub(selection_dir, "me/early-science", token=token)
     assert token not in str(err.value) and "401 Unauthorized" in str(err.value)
     FakeHfApi.fail_with = None
 
 
 def test_push_to_hub_needs_written_selection(tmp_path):
     with pytest.raises(DataError, match="test.jsonl: file not found"):
-        sel.push_to_hub(tmp_path, "me/x", token="hf_x")
+        push_to_hub(tmp_path, "me/x", token="hf_x")

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2lm_bench.sample_data import SAMPLE_DATA_DIR
 from e2lm_bench.lm_eval_tasks import TASKS_DIR
+from e2lm_bench.sample_data import SAMPLE_DATA_DIR
 from e2lm_bench.submission.__main__ import main
-from e2lm_bench.submission.package import build_submission
+from e2lm_bench.submission.package import PLACEHOLDER_DATASET, build_submission, data_warnings, summary
 from e2lm_bench.submission.patch import FORK_COMMIT, set_dataset_path
-from e2lm_bench.submission.validate import SubmissionError, check_lm_eval_049, leaking_docs, validate_task
+from e2lm_bench.submission.validate import SubmissionError, Validation, check_lm_eval_049, leaking_docs, validate_task
 
 REPO = Path(__file__).resolve().parents[1]
 TASK_DIR = TASKS_DIR / "early_science"
@@ -86,7 +86,7 @@ def test_zip_holds_patch_and_metadata_with_the_token(built):
         assert archive.namelist() == ["evaluation.patch", "metadata.yaml"]
         assert archive.read("evaluation.patch") == built.patch_path.read_bytes()
         metadata = yaml.safe_load(archive.read("metadata.yaml"))
-    assert metadata == {"task_name": "early_science", "task_metric": "margin", "hf_token": TOKEN}
+    assert metadata == {"task_name": "early_science", "task_metric": "margin,none", "hf_token": TOKEN}
     assert yaml.safe_load(built.metadata_path.read_text()) == metadata
     assert stat.S_IMODE(built.zip_path.stat().st_mode) == 0o600
     assert stat.S_IMODE(built.metadata_path.stat().st_mode) == 0o600
@@ -104,12 +104,37 @@ def test_patch_recreates_the_task_folder_and_the_zip_is_reproducible(built, tmp_
     assert build_submission("early_science", "margin", built.output_dir).zip_path.read_bytes() == first
 
 
-def test_metric_is_written_as_given_and_without_token_is_empty(sample_env, monkeypatch, tmp_path):
+@pytest.mark.parametrize("metric", ["acc_norm", "acc_norm,none"])
+def test_metric_is_written_as_the_results_key_and_without_token_is_empty(sample_env, monkeypatch, tmp_path, metric):
+    """The organizers read results[task][task_metric], and lm-eval's key carries the filter: acc_norm,none."""
     monkeypatch.delenv("HF_TOKEN")
-    result = build_submission("early_science", "acc_norm,none", tmp_path / "out")
+    result = build_submission("early_science", metric, tmp_path / "out")
     metadata = yaml.safe_load(result.metadata_path.read_text())
     assert metadata == {"task_name": "early_science", "task_metric": "acc_norm,none", "hf_token": ""}
     assert result.validation.result_key == "acc_norm,none" and result.token_chars == 0
+    assert "task_metric: acc_norm,none" in summary(result)
+
+
+def test_warns_about_the_placeholder_dataset_and_the_unopened_hub_dataset(sample_env, tmp_path, capsys):
+    assert main(["--task", "early_science", "--metric", "margin", "--output", str(tmp_path / "a")]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: the patch names the placeholder Hub dataset {PLACEHOLDER_DATASET}; push the data and pass "
+        "--dataset owner/name, or the organizers cannot load it",
+        f"warning: E2LM_DATA_DIR is set, so the task was checked on the local copy in {SAMPLE_DATA_DIR / 'early_science'} "
+        f"and the Hub dataset {PLACEHOLDER_DATASET} was never opened; unset it to check what the organizers will load",
+    ]
+    assert main(["--task", "early_science", "--metric", "margin", "--output", str(tmp_path / "b"),
+                 "--dataset", "someone/science-items"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: E2LM_DATA_DIR is set") and "someone/science-items was never opened" in err[0]
+
+
+def test_no_data_warning_for_a_real_dataset_read_from_the_hub():
+    assert f"dataset_path: {PLACEHOLDER_DATASET}\n" in (TASK_DIR / "early_science.yaml").read_text()
+    opened = Validation("early_science", "someone/science-items", 120, "test", "margin", "margin,none", None)
+    assert data_warnings(opened) == ()
+    placeholder = Validation("early_science", PLACEHOLDER_DATASET, 120, "test", "margin", "margin,none", None)
+    assert len(data_warnings(placeholder)) == 1
 
 
 def test_dataset_option_changes_only_the_dataset_path_line(sample_env, tmp_path):
@@ -346,7 +371,9 @@ def test_check_049_refuses_a_patch_that_does_not_apply(built, lm_eval_049, tmp_p
 # --- token hygiene ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [[sys.executable, "-m", "e2lm_bench.submission"], [str(REPO / "submission.sh")]], ids=["python-m", "script"])
+@pytest.mark.parametrize(
+    "command", [[sys.executable, "-m", "e2lm_bench.submission"], [str(REPO / "submission.sh")]], ids=["python-m", "script"]
+)
 def test_token_appears_only_in_metadata(tmp_path, command):
     env = {**os.environ, "HF_TOKEN": TOKEN, "E2LM_DATA_DIR": str(SAMPLE_DATA_DIR), "PYTHONPATH": str(REPO)}
     run = subprocess.run([*command, "--task", "early_science", "--metric", "margin"], cwd=tmp_path, env=env,

@@ -129,12 +129,13 @@ def test_checkpoint_without_weights_is_reported_and_skipped(tokenizer_bos, use_d
 
 
 def test_tokenizer_and_requests_are_shared_across_checkpoints(tiny_series, tokenizer_nobos, use_data_dir, tmp_path):
-    runner = trajectory._Runner(_config([tiny_series], tmp_path))
+    config = _config([tiny_series], tmp_path)
+    runner = trajectory._Runner(config)
     checkpoints = discover(str(tiny_series))
     first = runner.lm_for(checkpoints[0])
     tokenizer, encoded = runner.tokenizer, runner.encoded
     task = trajectory.load_tasks(["zorro_ellipsis_n_bar"])["zorro_ellipsis_n_bar"]
-    trajectory.evaluate_checkpoint_task(first, checkpoints[0], "zorro_ellipsis_n_bar", task, tmp_path, None)
+    trajectory.evaluate_checkpoint_task(first, checkpoints[0], "zorro_ellipsis_n_bar", task, tmp_path, config)
     assert len(encoded) == 6  # 3 pairs x 2 choices, tokenised once
     runner.lm_for(checkpoints[1])
     assert runner.tokenizer is tokenizer and runner.encoded is encoded

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import wordfreq
 
+from e2lm_bench.atomic import atomic_write_text
 from e2lm_bench.data import LEXICAL_FIELDS, DataError
-from e2lm_bench.results import atomic_write_text
 
 FOLDER = "lexical_decision"
 MIN_LENGTH = 3

@@ -14,8 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from e2lm_bench.atomic import atomic_write_text
 from e2lm_bench.data import ZORRO_PARADIGMS, DataError, iter_json_objects, read_pair_lines
-from e2lm_bench.results import atomic_write_text
 
 SUITES = ("zorro", "blimp")
 

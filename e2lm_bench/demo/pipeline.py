@@ -34,12 +34,14 @@ class DemoSettings:
 
 def run_demo(settings: DemoSettings) -> dict:
     """Run every step; returns the summary that is also written to ``OUTPUT/demo_summary.json``."""
-    from e2lm_bench.demo.grammar import write_corpus, write_eval_sets
+    from e2lm_bench.atomic import atomic_write_text
+    from e2lm_bench.demo.corpus import write_corpus
+    from e2lm_bench.demo.eval_sets import write_eval_sets
     from e2lm_bench.report import write_report
-    from e2lm_bench.results import atomic_write_text, read_results
+    from e2lm_bench.results import read_results
     from e2lm_bench.scoring import score_results
-    from e2lm_bench.trajectory import TrajectoryConfig, run_trajectory
     from e2lm_bench.training.pretrain import PretrainConfig, pretrain
+    from e2lm_bench.trajectory import TrajectoryConfig, run_trajectory
 
     out = Path(settings.output)
     clock = _Clock()

@@ -1,0 +1,92 @@
+"""The wheel as users install it: every task file ships, under one package, and all four task families run from it.
+
+The editable install reads the task folder from the checkout, so only a built wheel shows a file the
+package data rules leave out (the wheel once lacked early_science's template, so early_science vanished).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _git_files(*args: str) -> list[str]:
+    out = subprocess.run(["git", "ls-files", "-z", *args], cwd=REPO, capture_output=True, text=True, check=True)
+    return [name for name in out.stdout.split("\0") if name]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """The wheel of the working tree's tracked and new (not ignored) files, built from a clean copy.
+
+    A copy, because setuptools builds in the source folder and would ship whatever a stale build/ holds.
+    """
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("needs the git checkout")
+    source = tmp_path_factory.mktemp("source")
+    for name in _git_files("--cached", "--others", "--exclude-standard"):
+        if (REPO / name).is_file():  # not deleted in the working tree
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
+    out = tmp_path_factory.mktemp("wheel")
+    # No build isolation: the installed setuptools meets [build-system] and the build needs no network.
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-q", "-w", str(out)],
+        capture_output=True, text=True,
+    )
+    assert build.returncode == 0, build.stderr[-3000:]
+    return next(out.glob("e2lm_bench-*.whl"))
+
+
+def test_wheel_ships_every_task_file_under_the_one_package(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    tracked = _git_files("lm_eval_tasks")
+    assert "lm_eval_tasks/early_science/_early_science_template" in tracked
+    assert [name for name in tracked if f"e2lm_bench/{name}" not in names] == []
+    assert {name.split("/")[0] for name in names if ".dist-info/" not in name} == {"e2lm_bench"}
+    assert "e2lm_bench/sample_data/early_science/test.jsonl" in names
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "[lm_eval.tasks]\ne2lm_bench = e2lm_bench.lm_eval_tasks" in text
+
+
+def test_unpacked_wheel_runs_every_task_family(wheel, llama_dir, tmp_path):
+    """Run from the unpacked wheel alone, outside the checkout, on the sample data the wheel ships."""
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {
+        **os.environ, "PYTHONPATH": str(site), "E2LM_DATA_DIR": str(site / "e2lm_bench" / "sample_data"),
+        "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+    }
+    # PYTHONPATH comes before site-packages, where the editable install's finder is registered.
+    where = subprocess.run(
+        [sys.executable, "-c", "import e2lm_bench, e2lm_bench.lm_eval_tasks as t; print(e2lm_bench.__file__); print(t.TASKS_DIR)"],
+        cwd=work, env=env, capture_output=True, text=True, check=True,
+    ).stdout.split()
+    assert [Path(p).is_relative_to(site) for p in where] == [True, True], where
+
+    run = subprocess.run(
+        [sys.executable, "-m", "e2lm_bench.cli", "eval", "--model", "hf", "--model_args", f"pretrained={llama_dir}",
+         "--tasks", "dialogue_minpairs,lexical_decision,zorro,early_science", "--limit", "2", "--device", "cpu",
+         "--output_path", str(work / "out")],
+        cwd=work, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(next((work / "out").rglob("results_*.json")).read_text())["results"]
+    expected = {"dialogue_minpairs_words", "dialogue_minpairs_tokens", "lexical_decision", "early_science",
+                "zorro_binding_principle_a", "zorro_quantifiers_superlative"}
+    assert expected <= set(results)
+    assert sum(name.startswith("zorro_") for name in results) == 23
+    assert all("acc,none" in results[name] for name in expected)
+    assert "margin_max,none" in results["early_science"]  # metrics from the template the old wheel lacked
