@@ -28,6 +28,8 @@ def _defaults(config_class) -> dict:
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from e2lm_bench.demo.pipeline import DemoSettings
+    from e2lm_bench.training.pretrain_config import PretrainConfig
     from e2lm_bench.trajectory import TrajectoryConfig
 
     parser = argparse.ArgumentParser(prog="e2lm-bench", description=__doc__)
@@ -112,23 +114,25 @@ def _build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="BabyLlama-style pretraining that saves a checkpoint series")
     train.add_argument("corpus", type=Path, help="folder of *.train / *.dev text files, one utterance per line")
     train.add_argument("--output", required=True, type=Path)
-    train.add_argument("--preset", default="babyllama-58m", help="preset name or a Llama/GPT-2 config file")
+    train_defaults = _defaults(PretrainConfig)
+    train.add_argument("--preset", default=train_defaults["preset"], help="preset name or a Llama/GPT-2 config file")
     train.add_argument("--tokenizer", help="tokenizer folder (default: train a byte-level BPE on the corpus)")
-    train.add_argument("--vocab-size", type=int, default=16_000)
-    train.add_argument("--block-size", type=int, default=256, help="tokens per block (the original BabyLlama used 128)")
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--gradient-accumulation", type=int, default=1)
-    train.add_argument("--lr", type=float, default=2.5e-4)
-    train.add_argument("--weight-decay", type=float, default=0.1)
-    train.add_argument("--warmup-steps", type=int, default=200)
-    train.add_argument("--epochs", type=float, default=6.0)
-    train.add_argument("--max-steps", type=int, default=-1)
-    train.add_argument("--save", default="words", help="words (chck_<N>M), log:N (N log-uniform steps) or steps:N")
+    train.add_argument("--vocab-size", type=int, default=train_defaults["vocab_size"])
+    train.add_argument("--block-size", type=int, default=train_defaults["block_size"],
+                       help="tokens per block (the original BabyLlama used 128)")
+    train.add_argument("--batch-size", type=int, default=train_defaults["batch_size"])
+    train.add_argument("--gradient-accumulation", type=int, default=train_defaults["gradient_accumulation_steps"])
+    train.add_argument("--lr", type=float, default=train_defaults["learning_rate"])
+    train.add_argument("--weight-decay", type=float, default=train_defaults["weight_decay"])
+    train.add_argument("--warmup-steps", type=int, default=train_defaults["warmup_steps"])
+    train.add_argument("--epochs", type=float, default=train_defaults["epochs"])
+    train.add_argument("--max-steps", type=int, default=train_defaults["max_steps"])
+    train.add_argument("--save", default=train_defaults["save"], help="words (chck_<N>M), log:N (N log-uniform steps) or steps:N")
     train.add_argument("--teachers", help="comma-separated teacher model folders for distillation")
-    train.add_argument("--alpha", type=float, default=0.5, help="weight of the cross-entropy term when distilling")
-    train.add_argument("--temperature", type=float, default=2.0)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--report-to", default="none", help="wandb, tensorboard, ... (Trainer's report_to)")
+    train.add_argument("--alpha", type=float, default=train_defaults["alpha"], help="weight of the cross-entropy term when distilling")
+    train.add_argument("--temperature", type=float, default=train_defaults["temperature"])
+    train.add_argument("--seed", type=int, default=train_defaults["seed"])
+    train.add_argument("--report-to", default=train_defaults["report_to"], help="wandb, tensorboard, ... (Trainer's report_to)")
     train.add_argument("--resume", action="store_true", help="continue from the last Trainer checkpoint in OUTPUT")
 
     select = commands.add_parser("select-items", help="keep the items whose curves rise over a checkpoint series")
@@ -182,9 +186,11 @@ def _build_parser() -> argparse.ArgumentParser:
     lexical.add_argument("--seed", type=int, default=0)
 
     demo = commands.add_parser("demo", help="the whole package offline: grammar corpus, training, evaluation, report")
-    demo.add_argument("--output", type=Path, default=Path("runs/demo"))
-    demo.add_argument("--max-steps", type=int, default=800, help="training steps (the default fits in ~5 CPU minutes)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo_defaults = _defaults(DemoSettings)
+    demo.add_argument("--output", type=Path, default=demo_defaults["output"])
+    demo.add_argument("--max-steps", type=int, default=demo_defaults["max_steps"],
+                      help="training steps (the default takes about 2.5 minutes on 2 CPU cores)")
+    demo.add_argument("--seed", type=int, default=demo_defaults["seed"])
 
     report = commands.add_parser("report", help="DIR/report.html (self-contained) and DIR/report.md with plots")
     report.add_argument("run", type=Path, help="run folder with results and scores.json")

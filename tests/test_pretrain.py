@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from transformers import AutoTokenizer
 
-from e2lm_bench.training.corpus import BlockDataset, CorpusError, CorpusStats, tokenize_split
+from e2lm_bench.training.corpus import BlockDataset, CorpusError, CorpusStats, clean_line, tokenize_split
 from e2lm_bench.training.pretrain import PretrainConfig, pretrain, save_schedule
 from e2lm_bench.training.schedule import babylm_word_schedule, log_uniform_steps
 from e2lm_bench.training.tokenizer import train_bpe_tokenizer
@@ -27,20 +29,74 @@ def _corpus(folder, lines=400, extra=()):
     return folder
 
 
+def _lines(path):
+    return [clean_line(raw, "childes") for raw in path.read_text().splitlines() if clean_line(raw, "childes")]
+
+
+def _tokenizer_without_bos():
+    """A byte-level BPE that declares only EOS, as GPT-NeoX-style tokenizers passed with --tokenizer do."""
+    from transformers import PreTrainedTokenizerFast
+
+    backend = train_bpe_tokenizer(UTTERANCES * 5, vocab_size=300, add_bos=False).backend_tokenizer
+    return PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="</s>", pad_token="<pad>")
+
+
+def _assert_each_line_follows(ids: list[int], lines: list[list[int]], prefix: int, eos: int):
+    """Every line's ids sit right after ``prefix`` and right before EOS, with nothing else in the stream."""
+    position = 0
+    for line in lines:
+        if ids[position] == prefix and (prefix != eos or position == 0):
+            position += 1
+        assert position >= 1 and ids[position - 1] == prefix, f"line at {position} follows {ids[position - 1:position]}"
+        assert ids[position:position + len(line)] == line and ids[position + len(line)] == eos
+        position += len(line) + 1
+    assert position == len(ids)
+
+
+@pytest.mark.parametrize("with_bos", [True, False])
+def test_every_line_follows_the_token_lm_eval_conditions_on(tmp_path, with_bos):
+    """Zorro and lexical decision items have no context: HFLM scores them after ``prefix_token_id``
+    (BOS, or EOS without one), so training must show that token before every line."""
+    from lm_eval.models.huggingface import HFLM
+
+    from e2lm_bench.training.baselines import save_untrained_model
+
+    tokenizer = train_bpe_tokenizer(UTTERANCES * 5, vocab_size=300) if with_bos else _tokenizer_without_bos()
+    prefix = HFLM(pretrained=str(save_untrained_model(tmp_path / "m", tokenizer)), batch_size=1, device="cpu").prefix_token_id
+    assert prefix == (tokenizer.convert_tokens_to_ids("<s>") if with_bos else tokenizer.eos_token_id)
+    corpus = _corpus(tmp_path / "c", lines=30)
+    ids = tokenize_split([corpus / "childes.train"], tokenizer, len(tokenizer)).tolist()
+    lines = [tokenizer(line, add_special_tokens=False)["input_ids"] for line in _lines(corpus / "childes.train")]
+    _assert_each_line_follows(ids, lines, prefix, tokenizer.eos_token_id)
+    assert len(ids) == sum(len(line) + 1 for line in lines) + (len(lines) if with_bos else 1)  # no doubled EOS
+
+
 def test_pretrain_writes_loadable_checkpoint_series(tmp_path):
     from lm_eval.models.huggingface import HFLM
 
-    out = pretrain(PretrainConfig(corpus=_corpus(tmp_path / "corpus"), output=tmp_path / "run", preset="llama-tiny",
+    corpus = _corpus(tmp_path / "corpus")
+    out = pretrain(PretrainConfig(corpus=corpus, output=tmp_path / "run", preset="llama-tiny",
                                   vocab_size=300, block_size=32, batch_size=4, max_steps=24, warmup_steps=2,
                                   save="log:5"))
     stats = json.loads((out / "corpus_stats.json").read_text())
     expected = [f"checkpoint-{s}" for s in log_uniform_steps(24, 5)]
     assert sorted(stats["checkpoints"], key=lambda n: int(n.split("-")[1])) == expected
-    assert stats["empty_lines"] == 0 and 0.3 < stats["words_per_token"] <= 1.5
     assert not (out / "final").exists()  # the last scheduled checkpoint is the final model
+    tokenizer = AutoTokenizer.from_pretrained(out / "tokenizer")
+    lines = _lines(corpus / "childes.train")
+    encoded = [tokenizer(line, add_special_tokens=False)["input_ids"] for line in lines]
+    assert stats["empty_lines"] == 0 and stats["lines"] == 400 and stats["words"] == sum(len(x.split()) for x in lines)
+    assert stats["tokens"] == sum(len(ids) + 2 for ids in encoded)  # each line: <s> ... </s>
+    assert stats["words_per_token"] == pytest.approx(stats["words"] / stats["tokens"])
+    stream = tokenize_split([corpus / "childes.train"], tokenizer, len(tokenizer)).tolist()
     for name in expected:
         lm = HFLM(pretrained=str(out / name), batch_size=2, device="cpu")
-        assert lm.tokenizer.eos_token_id is not None and lm.model.config.vocab_size >= len(lm.tokenizer)
+        # The token the trained model saw before every line is the one lm-eval conditions items on,
+        # both for an empty context and as the first token of a context.
+        _assert_each_line_follows(stream, encoded, lm.prefix_token_id, tokenizer.eos_token_id)
+        assert lm.prefix_token_id == tokenizer.convert_tokens_to_ids("<s>")
+        assert lm.tok_encode("where is the ball ?")[0] == lm.prefix_token_id
+        assert lm.model.config.vocab_size == len(lm.tokenizer) and lm.tokenizer.eos_token_id == tokenizer.eos_token_id
 
 
 def test_word_schedule_names_and_word_counts():
@@ -62,7 +118,8 @@ def test_empty_lines_are_skipped_and_counted(tmp_path):
     stats = CorpusStats()
     ids = tokenize_split([corpus / "childes.train"], tokenizer, len(tokenizer), stats)
     assert stats.empty_lines == 3 and stats.lines == 20
-    assert ids.dtype == np.int32 and ids.min() >= 0 and ids.max() < len(tokenizer)
+    assert ids.dtype == np.int32 and stats.tokens == ids.size
+    assert (ids == tokenizer.bos_token_id).sum() == 20 and (ids == tokenizer.eos_token_id).sum() == 20
 
 
 def test_unencodable_characters_fail_loudly(tmp_path):
@@ -155,3 +212,24 @@ def test_babylm_word_checkpoints_from_a_real_run(tmp_path):
     step = stats["checkpoints"]["chck_1M"]
     assert step * words_per_step >= 1_000_000 > (step - 1) * words_per_step
     assert HFLM(pretrained=str(out / "chck_1M"), batch_size=2, device="cpu").model.config.vocab_size == 300
+
+
+def test_world_size_counts_in_tokens_per_step_steps_and_word_checkpoints(tmp_path, monkeypatch):
+    """Under ``accelerate launch``/torchrun every process consumes a batch per step: 8 processes see 8x the
+    words per step, so an epoch has 1/8 of the steps and chck_1M comes 8x earlier than one process counts."""
+    from transformers import TrainingArguments
+
+    monkeypatch.setattr(TrainingArguments, "world_size", property(lambda self: 8))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "childes.train").write_text("\n".join(UTTERANCES * 30_000) + "\n")  # 1.26M words
+    out = pretrain(PretrainConfig(corpus=corpus, output=tmp_path / "run", preset="llama-tiny", vocab_size=1000,
+                                  block_size=64, batch_size=32, epochs=1, warmup_steps=5, save="words"))
+    stats = json.loads((out / "corpus_stats.json").read_text())
+    assert stats["tokens_per_step"] == 64 * 32 * 8
+    blocks = stats["tokens"] // 64 - 1  # training blocks keep one block's room for the random offset
+    assert stats["max_steps"] == blocks // (32 * 8)
+    words_per_step = stats["tokens_per_step"] * stats["words_per_token"]
+    assert stats["checkpoints"] == {"chck_1M": math.ceil(1_000_000 / words_per_step)}
+    state = json.loads((out / "trainer_state" / f"checkpoint-{stats['max_steps']}" / "trainer_state.json").read_text())
+    assert state["global_step"] == stats["max_steps"] and (out / "chck_1M" / "config.json").is_file()

@@ -3,6 +3,8 @@
 A folder holds ``*.train`` and ``*.dev`` files, one utterance or paragraph per line. Lines are cleaned
 per source (by file stem, as the BabyLlama recipe does), streamed through the tokenizer in batches, and
 the ids concatenated into one ``int32`` array per split, so the text is never held in memory twice.
+Every line starts after the token lm-eval conditions context-free items on (``line_start_token_id``)
+and ends with EOS, so evaluation never scores after an embedding that training did not see.
 
 Invalid ids are stopped here, with counts and examples: the seed found ``None`` in its dev ids and
 patched them to 0 (the pad id), which silently removed those tokens from the loss. ``None`` comes from
@@ -96,14 +98,22 @@ class CorpusStats:
         self.problems.setdefault(kind, []).append(example)
 
 
-def tokenize_split(files: list[Path], tokenizer, vocab_size: int, stats: CorpusStats | None = None) -> np.ndarray:
-    """All lines' ids, each line followed by EOS, as one int32 array; raises CorpusError on any invalid id.
+def line_start_token_id(tokenizer) -> int:
+    """The token lm-eval's HFLM scores an empty context after (its ``prefix_token_id``): BOS, else EOS."""
+    bos = getattr(tokenizer, "bos_token_id", None)
+    return tokenizer.eos_token_id if bos is None else bos
 
-    Checks, with counts and examples: ids that are not integers (``None``), ids outside
-    ``0 <= id < vocab_size``, and characters no token covers (text the tokenizer silently dropped).
+
+def tokenize_split(files: list[Path], tokenizer, vocab_size: int, stats: CorpusStats | None = None) -> np.ndarray:
+    """All lines' ids as one int32 array, each line between ``line_start_token_id`` and EOS.
+
+    Without a BOS the start token is EOS, which the previous line already ends with, so only the first
+    line gets an extra one. Raises CorpusError on any invalid id, with counts and examples: ids that are
+    not integers (``None``), ids outside ``0 <= id < vocab_size``, and characters no token covers (text
+    the tokenizer silently dropped).
     """
     stats = stats if stats is not None else CorpusStats()
-    eos = tokenizer.eos_token_id
+    eos, start = tokenizer.eos_token_id, line_start_token_id(tokenizer)
     chunks, batch = [], []
 
     def flush():
@@ -112,7 +122,8 @@ def tokenize_split(files: list[Path], tokenizer, vocab_size: int, stats: CorpusS
         encoded = tokenizer(batch, add_special_tokens=False)["input_ids"]
         for line, ids, lost in zip(batch, encoded, _lost_characters(tokenizer, batch, encoded)):
             _check_line(line, ids, lost, vocab_size, stats)
-            chunks.append(np.asarray([i if isinstance(i, int) else -1 for i in ids] + [eos], dtype=np.int64))
+            opening = [start] if start != eos or not chunks else []
+            chunks.append(np.asarray(opening + [i if isinstance(i, int) else -1 for i in ids] + [eos], dtype=np.int64))
         batch.clear()
 
     for line in iter_lines(files, stats):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -22,34 +22,9 @@ from e2lm_bench.errors import UserError
 from e2lm_bench.training.corpus import BlockDataset, CorpusStats, iter_lines, split_files, tokenize_split
 from e2lm_bench.training.distill import DistillationTrainer
 from e2lm_bench.training.presets import config_from
+from e2lm_bench.training.pretrain_config import PretrainConfig
 from e2lm_bench.training.schedule import SaveAtCallback, babylm_word_schedule, checkpoint_name_for_words, log_uniform_steps
 from e2lm_bench.training.tokenizer import train_bpe_tokenizer
-
-
-@dataclass
-class PretrainConfig:
-    corpus: Path
-    output: Path
-    preset: str = "babyllama-58m"
-    tokenizer: str | None = None  # a tokenizer folder; None trains a byte-level BPE on the corpus
-    vocab_size: int = 16_000
-    block_size: int = 256
-    batch_size: int = 32
-    gradient_accumulation_steps: int = 1
-    learning_rate: float = 2.5e-4
-    weight_decay: float = 0.1
-    warmup_steps: int = 200
-    epochs: float = 6.0
-    max_steps: int = -1
-    max_grad_norm: float = 1.0
-    save: str = "words"  # "words" (BabyLM chck_<N>M), "log:N" (N log-uniform steps), "steps:N" (every N steps)
-    teachers: list[str] = field(default_factory=list)
-    alpha: float = 0.5
-    temperature: float = 2.0
-    seed: int = 0
-    report_to: str = "none"
-    resume: bool = False
-    dataloader_workers: int = 0
 
 
 class _EpochOffsets(TrainerCallback):
@@ -63,11 +38,16 @@ class _EpochOffsets(TrainerCallback):
 
 
 def prepare_tokenizer(config: PretrainConfig):
+    """The given tokenizer, or a BPE trained on the corpus that starts every encoding with ``<s>``.
+
+    Training puts ``<s>`` before every line; lm-eval encodes a non-empty context with the tokenizer's
+    defaults, so prepending ``<s>`` there too makes contexts start as training lines do.
+    """
     if config.tokenizer:
         tokenizer = AutoTokenizer.from_pretrained(config.tokenizer)
     else:
         tokenizer = train_bpe_tokenizer(iter_lines(split_files(config.corpus, "train"), CorpusStats()),
-                                        vocab_size=config.vocab_size, add_bos=False)
+                                        vocab_size=config.vocab_size)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -103,9 +83,22 @@ def pretrain(config: PretrainConfig) -> Path:
     train = BlockDataset(train_ids, config.block_size, model_config.vocab_size, random_offset=True, seed=config.seed)
     dev = BlockDataset(dev_ids, config.block_size, model_config.vocab_size, random_offset=False) if dev_ids is not None else None
 
-    tokens_per_step = config.block_size * config.batch_size * config.gradient_accumulation_steps
-    steps_per_epoch = max(1, len(train) // (config.batch_size * config.gradient_accumulation_steps))
+    cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    args = TrainingArguments(
+        output_dir=str(output / "trainer_state"), per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.gradient_accumulation_steps,
+        learning_rate=config.learning_rate, weight_decay=config.weight_decay, warmup_steps=config.warmup_steps,
+        lr_scheduler_type="cosine", max_grad_norm=config.max_grad_norm, seed=config.seed,
+        bf16=cuda_bf16, fp16=torch.cuda.is_available() and not cuda_bf16, report_to=config.report_to,
+        save_strategy="steps", save_total_limit=1, eval_strategy="no",
+        dataloader_num_workers=config.dataloader_workers, disable_tqdm=False,
+    )
+    # One optimizer step consumes a batch on every process (and every GPU of a single process).
+    blocks_per_step = args.train_batch_size * args.gradient_accumulation_steps * args.world_size
+    tokens_per_step = config.block_size * blocks_per_step
+    steps_per_epoch = max(1, len(train) // blocks_per_step)
     max_steps = config.max_steps if config.max_steps > 0 else math.ceil(config.epochs * steps_per_epoch)
+    args.max_steps, args.logging_steps, args.save_steps = max_steps, max(1, min(50, max_steps // 20)), max(1, max_steps // 10)
     schedule = save_schedule(config, max_steps, tokens_per_step, stats.words_per_token)
     output.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(output / "tokenizer")
@@ -116,17 +109,6 @@ def pretrain(config: PretrainConfig) -> Path:
         indent=1, default=str))
 
     model = AutoModelForCausalLM.from_config(model_config)
-    cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    args = TrainingArguments(
-        output_dir=str(output / "trainer_state"), per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.gradient_accumulation_steps,
-        learning_rate=config.learning_rate, weight_decay=config.weight_decay, warmup_steps=config.warmup_steps,
-        lr_scheduler_type="cosine", max_steps=max_steps, max_grad_norm=config.max_grad_norm, seed=config.seed,
-        bf16=cuda_bf16, fp16=torch.cuda.is_available() and not cuda_bf16, report_to=config.report_to,
-        logging_steps=max(1, min(50, max_steps // 20)), save_strategy="steps", save_steps=max(1, max_steps // 10),
-        save_total_limit=1, eval_strategy="no", dataloader_num_workers=config.dataloader_workers,
-        disable_tqdm=False,
-    )
     callbacks = [_EpochOffsets(train), SaveAtCallback(output, schedule, tokenizer)]
     common = dict(model=model, args=args, train_dataset=train, eval_dataset=dev, callbacks=callbacks)
     if config.teachers:

@@ -18,7 +18,7 @@ from e2lm_bench.data import DATA_DIR_ENV
 
 @dataclass
 class DemoSettings:
-    output: Path
+    output: Path = Path("runs/demo")
     train_utterances: int = 60_000
     dev_utterances: int = 2_000
     pairs_per_paradigm: int = 100
