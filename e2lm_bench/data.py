@@ -171,8 +171,10 @@ def read_pair_lines(path: str | Path, bad_first: bool = False) -> list[dict[str,
     ]
 
 
-def _download_failed(what: str, relative: str, err: OSError) -> DataError:
-    """Offline, the library's own error is often a bare URL: say what failed and where local data would go."""
+def download_failed(what: str, relative: str, err: OSError) -> DataError:
+    """Offline, the library's own error is often a bare URL: say what failed and where local data would go.
+
+    ``relative`` is where the same data goes in a local data folder."""
     return DataError(
         f"could not download {what} ({relative} in a data folder): {type(err).__name__}: {err}. To use local data, "
         f"pass --data-dir DIR (--data-dir sample: the bundled sample) or set {DATA_DIR_ENV}=DIR, "
@@ -186,7 +188,7 @@ def _hub_rows(hub_id: str, fields: tuple[str, ...], relative: str) -> list[dict[
     try:
         table = datasets.load_dataset(hub_id, split="train")
     except OSError as err:  # datasets' ConnectionError, DatasetNotFoundError
-        raise _download_failed(f"the Hub dataset {hub_id}", relative, err) from err
+        raise download_failed(f"the Hub dataset {hub_id}", relative, err) from err
     return [_checked_fields(record, fields, f"{hub_id} row {i}") for i, record in enumerate(table)]
 
 
@@ -223,7 +225,7 @@ def zorro_rows(paradigm: str) -> list[dict[str, str]]:
         try:
             path = _download(ZORRO_URL.format(paradigm=paradigm))
         except OSError as err:  # ConnectionError, or FileNotFoundError naming only the URL
-            raise _download_failed(f"the Zorro paradigm {paradigm}", relative, err) from err
+            raise download_failed(f"the Zorro paradigm {paradigm}", relative, err) from err
     return read_pair_lines(path)
 
 

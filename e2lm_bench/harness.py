@@ -98,10 +98,23 @@ def task_manager_class(skip_builtin: bool):
 
         def load(self, tasks, *args, **kwargs):
             specs = [tasks] if isinstance(tasks, (str, dict)) else list(tasks)
-            specs = [(isinstance(s, str) and local_task_config(s)) or s for s in specs]
-            return super().load(specs, *args, **kwargs)
+            local = [(isinstance(s, str) and local_task_config(s)) or s for s in specs]
+            try:
+                return super().load(local, *args, **kwargs)
+            except OSError as err:  # datasets' ConnectionError offline: lm-eval's own message is a bare Hub id
+                raise _task_download_failed([s for s in specs if isinstance(s, str)], err) from err
 
     return TaskManagerWithOurTasks
+
+
+def _task_download_failed(names: list[str], err: OSError) -> DataError:
+    """Which tasks could not fetch their data, and, for ours, where local data would go."""
+    from e2lm_bench.data import HUB_TASK_FOLDERS, download_failed
+
+    ours = [name for name in names if name in HUB_TASK_FOLDERS]
+    if ours:
+        return download_failed(f"the data of {', '.join(ours)}", f"{HUB_TASK_FOLDERS[ours[0]]}/test.jsonl and dev.jsonl", err)
+    return DataError(f"could not download the data of {', '.join(names) or 'the tasks'}: {type(err).__name__}: {err}")
 
 
 def _install_task_manager(skip_builtin: bool) -> None:

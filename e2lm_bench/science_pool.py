@@ -35,7 +35,14 @@ SOURCES = ("sciq", "arc_easy", "mmlu_stem")
 def _load(path: str, name: str | None, split: str):
     import datasets
 
-    return datasets.load_dataset(path, name, split=split)
+    try:
+        return datasets.load_dataset(path, name, split=split)
+    except OSError as err:  # datasets' ConnectionError offline names only the Hub id
+        raise UserError(
+            f"could not download the Hub dataset {path}{f' ({name})' if name else ''}, split {split}: "
+            f"{type(err).__name__}: {err}. The pool is built from the Hub: run where it is reachable, or with "
+            "HF_HUB_OFFLINE=1 once the datasets are in your Hugging Face cache"
+        ) from err
 
 
 def _doc(doc_id: str, question, choices, answer: int, subject: str, source: str) -> dict | None:

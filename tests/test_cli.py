@@ -219,6 +219,25 @@ def test_offline_download_says_what_failed_and_how_to_use_local_data(llama_dir, 
     ]
 
 
+def test_offline_hub_task_says_which_task_and_how_to_use_local_data(tiny_series, tmp_path, monkeypatch, capsys):
+    """early_science reads its Hub dataset through lm-eval; offline that was a traceback ending in a bare Hub id."""
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'e2lm-bench/early-science' on the Hub")
+
+    monkeypatch.delenv("E2LM_DATA_DIR", raising=False)
+    monkeypatch.setattr("datasets.load_dataset", offline)
+    code = main(["trajectory", str(tiny_series), "--tasks", "early_science", "--output", str(tmp_path / "run"),
+                 "--device", "cpu"])
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "e2lm-bench trajectory: could not download the data of early_science (early_science/test.jsonl and dev.jsonl "
+        "in a data folder): ConnectionError: Couldn't reach 'e2lm-bench/early-science' on the Hub. To use local data, "
+        "pass --data-dir DIR (--data-dir sample: the bundled sample) or set E2LM_DATA_DIR=DIR, a folder in the layout "
+        "`e2lm-bench sample-data` prints"
+    ]
+    assert not (tmp_path / "run").exists()
+
+
 # --- score ------------------------------------------------------------------------------------------------------
 
 

@@ -126,3 +126,16 @@ def test_unknown_source_is_refused(calls, tmp_path):
     with pytest.raises(UserError, match="'gsm8k'.*sciq, arc_easy, mmlu_stem"):
         pool.build_pool(tmp_path, sources=("sciq", "gsm8k"))
     assert not calls
+
+
+def test_offline_download_names_the_dataset(monkeypatch, tmp_path):
+    import datasets
+
+    def offline(path, name=None, split=None, **kwargs):
+        raise ConnectionError(f"Couldn't reach '{path}' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(UserError, match=r"^could not download the Hub dataset allenai/sciq, split test: ConnectionError: "
+                                        r".*HF_HUB_OFFLINE=1"):
+        pool.build_pool(tmp_path, sources=("sciq",))
+    assert not any(tmp_path.iterdir())
