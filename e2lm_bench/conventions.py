@@ -118,6 +118,18 @@ class LMScorer:
         requests = [self._whole_text_request(p, c, score_prefix=False) for p, c in zip(prefixes, candidates)]
         return self._score(requests, temperature=temperature)
 
+    def answer_logprobs(self, contexts: Sequence[str], answers: Sequence[str]) -> np.ndarray:
+        """Σ log P(answer | context), tokenised as encode(context + " ") ++ encode(" " + answer) without
+        special tokens, answer tokens only: the RL recipe's "mother" score (reference: training.md §3.4 d)."""
+        if len(contexts) != len(answers):
+            raise ValueError(f"{len(contexts)} contexts for {len(answers)} answers")
+        requests = []
+        for context, answer in zip(contexts, answers):
+            context_ids = self._encode(context + " ", special_tokens=False)
+            answer_ids = self._encode(" " + answer, special_tokens=False)
+            requests.append(_Request(tuple(context_ids + answer_ids), max(len(context_ids), 1)))
+        return self._score(requests)
+
     def score_pairs(
         self,
         good: Sequence[str],

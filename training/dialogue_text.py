@@ -1,0 +1,28 @@
+"""CHILDES-style dialogue text as the RL recipe sees it: ``*MOT: …`` prompts and ``*CHI: …`` replies.
+
+One home for the rules every part of the recipe shares (teacher prompts, mother scores, rewards), taken
+from Padovani et al. 2025 (reference: training.md §3.3–3.4): a completion ends at the next speaker
+tag, the child's utterance is compared lower-cased, and the mother's utterance is the prompt without
+its tags.
+"""
+
+from __future__ import annotations
+
+import re
+
+SPEAKER_TAG = re.compile(r"\*[A-Z]{2,4}:")
+
+
+def mother_utterance(prompt: str) -> str:
+    """The caregiver's words: the prompt without its ``*MOT:`` tag and a trailing ``*CHI:``, stripped."""
+    text = prompt.strip()
+    if text.endswith("*CHI:"):
+        text = text[: -len("*CHI:")]
+    return text.replace("*MOT:", "", 1).strip()
+
+
+def child_utterance(completion: str) -> str:
+    """The child's reply in a completion: up to the next speaker tag, stripped and lower-cased."""
+    text = completion.split("*CHI:", 1)[1] if completion.lstrip().startswith("*CHI:") else completion
+    match = SPEAKER_TAG.search(text)
+    return (text[: match.start()] if match else text).strip().lower()
