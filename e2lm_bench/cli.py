@@ -30,6 +30,8 @@ def _defaults(config_class) -> dict:
 def _build_parser() -> argparse.ArgumentParser:
     from e2lm_bench.demo.pipeline import DemoSettings
     from e2lm_bench.training.pretrain_config import PretrainConfig
+    from e2lm_bench.training.rl_config import ALGORITHMS, SEED_BETA_LR, SEED_BETA_LR_BY_REWARD, RLConfig
+    from e2lm_bench.training.teacher import BACKENDS, MomScoreConfig, TeacherConfig
     from e2lm_bench.trajectory import TrajectoryConfig
 
     parser = argparse.ArgumentParser(prog="e2lm-bench", description=__doc__)
@@ -135,6 +137,28 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--report-to", default=train_defaults["report_to"], help="wandb, tensorboard, ... (Trainer's report_to)")
     train.add_argument("--resume", action="store_true", help="continue from the last Trainer checkpoint in OUTPUT")
 
+    rl = commands.add_parser("rl", help="RL fine-tuning on mother prompts (trl RLOO or GRPO) that saves a checkpoint "
+                             "series and OUTPUT/rewards.csv")
+    rl_defaults = _defaults(RLConfig)
+    seed_beta, seed_lr = SEED_BETA_LR
+    confidence_beta, confidence_lr = SEED_BETA_LR_BY_REWARD["confidence"]
+    rl.add_argument("policy", help="model folder to fine-tune")
+    rl.add_argument("--prompts", required=True, type=Path,
+                    help="JSONL, a 'prompt' ('*MOT: ...') per row; its other columns reach the rewards")
+    rl.add_argument("--reward", required=True, help="comma-separated rewards: bleu, semsim, judge, confidence")
+    rl.add_argument("--reward-weights", help="comma-separated weights, one per reward (default: all 1)")
+    rl.add_argument("--reward-model", help="model folder for judge, semsim and confidence")
+    rl.add_argument("--algorithm", default=rl_defaults["algorithm"], choices=ALGORITHMS)
+    rl.add_argument("--output", required=True, type=Path)
+    rl.add_argument("--max-steps", type=int, default=rl_defaults["max_steps"], help="-1: one pass over the prompts")
+    rl.add_argument("--save", default=rl_defaults["save"], help="steps:N or log:N; the last step is always saved")
+    rl.add_argument("--seed", type=int, default=rl_defaults["seed"])
+    rl.add_argument("--beta", type=float, help=f"KL coefficient (default: the seed's {seed_beta}, {confidence_beta} "
+                    "with confidence)")
+    rl.add_argument("--lr", type=float, help=f"learning rate (default: the seed's {seed_lr}, {confidence_lr} with confidence)")
+    rl.add_argument("--num-generations", type=int, default=rl_defaults["num_generations"], help="samples per prompt")
+    rl.add_argument("--batch-size", type=int, default=rl_defaults["batch_size"], help="prompts per step")
+
     select = commands.add_parser("select-items", help="keep the items whose curves rise over a checkpoint series")
     select.add_argument("run", type=Path, help="trajectory run folder with per-item samples")
     select.add_argument("--task", default="early_science")
@@ -184,6 +208,31 @@ def _build_parser() -> argparse.ArgumentParser:
     lexical.add_argument("--vocabulary", type=Path, help="keep words a tokenizer folder or a corpus (file or *.train folder) contains")
     lexical.add_argument("-n", type=int, help="number of pairs (default: all words)")
     lexical.add_argument("--seed", type=int, default=0)
+
+    answers = builders.add_parser("teacher-answers", help="RL data: N sampled child answers per *MOT: prompt (resumable)")
+    teacher_defaults = _defaults(TeacherConfig)
+    answers.add_argument("prompts", type=Path, help="text file of *MOT: lines (other lines skipped), or a .jsonl file with 'prompt'")
+    answers.add_argument("--teacher", required=True, help="teacher model folder or Hub id (the seed: meta-llama/Llama-3.2-3B)")
+    answers.add_argument("--output", required=True, type=Path, help="JSONL; a rerun skips the prompts already in it")
+    answers.add_argument("--n", type=int, default=teacher_defaults["n"], help="answers per prompt")
+    answers.add_argument("--temperature", type=float, default=teacher_defaults["temperature"])
+    answers.add_argument("--top-p", type=float, default=teacher_defaults["top_p"])
+    answers.add_argument("--max-new-tokens", type=int, default=teacher_defaults["max_new_tokens"])
+    answers.add_argument("--backend", default=teacher_defaults["backend"], choices=BACKENDS)
+    answers.add_argument("--batch-size", type=int, default=teacher_defaults["batch_size"], help="prompts per generate call")
+    answers.add_argument("--seed", type=int, default=teacher_defaults["seed"])
+    answers.add_argument("--device", help="cpu, cuda, cuda:1, ... (transformers backend; default: cuda when available)")
+    answers.add_argument("--dtype", default=teacher_defaults["dtype"], choices=DTYPES, help="model dtype (default: auto, as saved)")
+
+    mom = builders.add_parser("mom-scores", help="RL data: add mom_logps (log P of each teacher answer given the mother) to each row")
+    mom_defaults = _defaults(MomScoreConfig)
+    mom.add_argument("answers", type=Path, help="JSONL with 'prompt' and 'teacher_responses' (teacher-answers output)")
+    mom.add_argument("--model", required=True, help="scoring model folder or Hub id (the seed: the teacher)")
+    mom.add_argument("--output", required=True, type=Path, help="JSONL; a rerun skips the prompts already in it")
+    mom.add_argument("--batch-size", type=int, default=mom_defaults["batch_size"],
+                     help="answers per forward pass (and rows per write)")
+    mom.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
+    mom.add_argument("--dtype", default=mom_defaults["dtype"], choices=DTYPES, help="model dtype (default: auto, as saved)")
 
     demo = commands.add_parser("demo", help="the whole package offline: grammar corpus, training, evaluation, report")
     demo_defaults = _defaults(DemoSettings)
@@ -358,6 +407,24 @@ def _train(args) -> int:
     return 0
 
 
+def _rl(args) -> int:
+    from e2lm_bench.training.rl import RLConfig, train_rl
+
+    try:
+        weights = [float(w) for w in args.reward_weights.split(",")] if args.reward_weights else None
+    except ValueError:
+        raise UserError(f"--reward-weights {args.reward_weights!r}: expected comma-separated numbers") from None
+    config = RLConfig(
+        policy=args.policy, prompts=args.prompts, rewards=[r.strip() for r in args.reward.split(",") if r.strip()],
+        output=args.output, reward_weights=weights, reward_model=args.reward_model, algorithm=args.algorithm,
+        max_steps=args.max_steps, save=args.save, seed=args.seed, beta=args.beta, learning_rate=args.lr,
+        num_generations=args.num_generations, batch_size=args.batch_size,
+    )
+    output = train_rl(config)
+    print(f"checkpoints: {output}\nrewards: {output / 'rewards.csv'}")
+    return 0
+
+
 def _select_items(args) -> int:
     from e2lm_bench.hub_dataset import push_to_hub
     from e2lm_bench.item_curves import item_curves
@@ -377,6 +444,20 @@ def _select_items(args) -> int:
 
 
 def _data(args) -> int:
+    if args.builder == "teacher-answers":
+        from e2lm_bench.training.teacher import TeacherConfig, write_teacher_answers
+
+        config = TeacherConfig(n=args.n, temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
+                               backend=args.backend, batch_size=args.batch_size, seed=args.seed, device=args.device,
+                               dtype=args.dtype)
+        print(json.dumps(write_teacher_answers(args.prompts, args.teacher, args.output, config), indent=1))
+        return 0
+    if args.builder == "mom-scores":
+        from e2lm_bench.training.teacher import MomScoreConfig, write_mom_scores
+
+        config = MomScoreConfig(batch_size=args.batch_size, device=args.device, dtype=args.dtype)
+        print(json.dumps(write_mom_scores(args.answers, args.model, args.output, config), indent=1))
+        return 0
     if args.builder == "dialogue-minpairs":
         from e2lm_bench.builders.dialogue import build_dialogue_minpairs
 
@@ -462,7 +543,7 @@ def _register(args) -> int:
 
 _COMMANDS = {
     "baseline": _baseline, "sample-data": _sample_data, "conventions": _conventions,
-    "trajectory": _trajectory, "score": _score, "report": _report, "train": _train, "demo": _demo,
+    "trajectory": _trajectory, "score": _score, "report": _report, "train": _train, "rl": _rl, "demo": _demo,
     "select-items": _select_items, "data": _data, "register": _register,
 }
 

@@ -97,7 +97,7 @@ def _local_file(relative: str) -> Path | None:
     return path
 
 
-def _decoded_lines(path: Path) -> list[str]:
+def decoded_lines(path: Path) -> list[str]:
     """Lines of a UTF-8 file without their line ends; a byte that is not UTF-8 is an error naming the line."""
     lines = []
     with open(path, "rb") as handle:
@@ -112,7 +112,7 @@ def _decoded_lines(path: Path) -> list[str]:
 def iter_json_objects(path: str | Path) -> Iterator[tuple[str, dict]]:
     """(``file:line``, object) for every non-blank line of a JSONL file; anything but a JSON object is an error."""
     path = Path(path)
-    for number, line in enumerate(_decoded_lines(path), start=1):
+    for number, line in enumerate(decoded_lines(path), start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"
@@ -154,7 +154,7 @@ def _checked_fields(record: dict, fields: tuple[str, ...], where: str) -> dict[s
 def read_pair_lines(path: str | Path, bad_first: bool = False) -> list[dict[str, str]]:
     """Minimal pairs from a file of consecutive line pairs (lines 1-2, 3-4, ...), grammatical first."""
     path = Path(path)
-    lines = _decoded_lines(path)
+    lines = decoded_lines(path)
     while lines and not lines[-1].strip():  # tolerate trailing newlines, nothing else
         lines.pop()
     if not lines:

@@ -11,18 +11,19 @@ from __future__ import annotations
 import re
 
 SPEAKER_TAG = re.compile(r"\*[A-Z]{2,4}:")
+MOT_TAG, CHI_TAG = "*MOT:", "*CHI:"
 
 
 def mother_utterance(prompt: str) -> str:
     """The caregiver's words: the prompt without its ``*MOT:`` tag and a trailing ``*CHI:``, stripped."""
     text = prompt.strip()
-    if text.endswith("*CHI:"):
-        text = text[: -len("*CHI:")]
-    return text.replace("*MOT:", "", 1).strip()
+    if text.endswith(CHI_TAG):
+        text = text[: -len(CHI_TAG)]
+    return text.replace(MOT_TAG, "", 1).strip()
 
 
 def child_utterance(completion: str) -> str:
     """The child's reply in a completion: up to the next speaker tag, stripped and lower-cased."""
-    text = completion.split("*CHI:", 1)[1] if completion.lstrip().startswith("*CHI:") else completion
+    text = completion.split(CHI_TAG, 1)[1] if completion.lstrip().startswith(CHI_TAG) else completion
     match = SPEAKER_TAG.search(text)
     return (text[: match.start()] if match else text).strip().lower()

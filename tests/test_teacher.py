@@ -1,0 +1,225 @@
+"""Teacher answers and mother scores (training.md §3.2, §3.4 d) on a tiny Llama built in the session."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+from transformers import AutoTokenizer, LlamaForCausalLM
+
+from e2lm_bench.cli import main
+from e2lm_bench.conventions import LMScorer
+from e2lm_bench.training.dialogue_text import mother_utterance
+from e2lm_bench.training.teacher import clean_answer, read_prompts, teacher_prompt
+
+# Written out here, not imported, so a changed constant fails the test.
+SYSTEM = (
+    "You are a young child having a conversation with your mother. When your mother says something, you should "
+    "answer as a typical and natural-sounding child. Do NOT repeat her words. Instead, give a new, relevant answer "
+    "that shows understanding. Keep it short and child-like."
+)
+PROMPTS = [
+    "*MOT: where is the ball ?", "*MOT: do you want some more juice ?", "*MOT: shall we read a book ?",
+    "*MOT: you are green ?", "*MOT: look at this purple thing .",
+]
+N = 3
+OPTIONS = ["--n", str(N), "--batch-size", "2", "--max-new-tokens", "6", "--device", "cpu", "--seed", "3"]
+
+
+def _write_prompts(path, extra=()):
+    path.write_text("\n".join(["@Begin", *PROMPTS[:2], "*CHI: ball .", "", *PROMPTS[2:], PROMPTS[0], *extra]) + "\n")
+    return path
+
+
+def _rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def generate_calls(monkeypatch):
+    """Every (input ids, attention mask, output ids) that reaches the teacher's generate."""
+    calls = []
+    original = LlamaForCausalLM.generate
+
+    def recording(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        calls.append((kwargs["input_ids"], kwargs["attention_mask"], out))
+        return out
+
+    monkeypatch.setattr(LlamaForCausalLM, "generate", recording)
+    return calls
+
+
+def test_teacher_prompt_keeps_the_space_after_the_tag():
+    expected = SYSTEM + "\nMother says: where is the ball ?\n Child answers:"
+    assert teacher_prompt("*MOT: where is the ball ?") == expected
+    assert teacher_prompt("where is the ball ?") == expected  # untagged JSONL prompt
+    assert teacher_prompt("*MOT:\twhere") == SYSTEM + "\nMother says:\twhere\n Child answers:"
+    assert mother_utterance("*MOT: where is the ball ?") == "where is the ball ?"  # the scorer's form is stripped
+
+
+@pytest.mark.parametrize("raw, answer", [
+    ("yes.\nMother: no", "yes."),
+    (" I want ball! more", "I want ball!"),
+    ("Child: hi", ""),
+    (" no\nChild: yes", "no"),
+    (" where is it? there.", "where is it?"),
+    (" dolly Mother: go", "dolly"),
+    (" more juice", "more juice"),
+    ("\nyes.", ""),
+    (" that... ok", "that."),
+    (" Mother says hi", "Mother says hi"),
+])
+def test_clean_answer(raw, answer):
+    assert clean_answer(raw) == answer
+
+
+def test_read_prompts_skips_and_counts_other_lines(tmp_path):
+    prompts, skipped = read_prompts(_write_prompts(tmp_path / "p.txt"))
+    assert prompts == PROMPTS + [PROMPTS[0]]
+    assert skipped == 2  # @Begin and the *CHI: line; blank lines are not counted
+
+
+def test_teacher_answers_rows_and_the_text_that_reaches_generate(tmp_path, llama_dir, generate_calls, capsys):
+    out = tmp_path / "answers.jsonl"
+    assert main(["data", "teacher-answers", str(_write_prompts(tmp_path / "p.txt")), "--teacher", str(llama_dir),
+                 "--output", str(out), *OPTIONS]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary | {"output": None} == {"output": None, "prompts": 5, "already_done": 0, "written": 5,
+                                          "skipped_lines": 2, "duplicate_prompts": 1}
+    rows = _rows(out)
+    assert [r["prompt"] for r in rows] == PROMPTS
+
+    tokenizer = AutoTokenizer.from_pretrained(llama_dir)
+    assert len(generate_calls) == 3  # 5 prompts, 2 a batch
+    seen_prompts, raw_answers = [], []
+    for input_ids, mask, output in generate_calls:
+        assert output.shape[0] == N * input_ids.shape[0]
+        for ids, row_mask in zip(input_ids, mask):
+            assert row_mask[-1] == 1  # padded on the left
+            seen_prompts.append(tokenizer.decode(ids[row_mask.bool()], skip_special_tokens=True))
+        raw_answers += tokenizer.batch_decode(output[:, input_ids.shape[1]:], skip_special_tokens=True)
+    assert any((mask == 0).any() for _, mask, _ in generate_calls)
+    assert seen_prompts == [f"{SYSTEM}\nMother says:{p[len('*MOT:'):]}\n Child answers:" for p in PROMPTS]
+    for i, row in enumerate(rows):
+        assert row["teacher_responses"] == [clean_answer(a) for a in raw_answers[i * N : (i + 1) * N]]
+        assert row["teacher_response"] == row["teacher_responses"][1]
+    assert any(row["teacher_responses"] for row in rows)
+
+
+def test_resume_after_a_kill_repeats_the_uninterrupted_run(tmp_path, llama_dir, capsys):
+    prompts = _write_prompts(tmp_path / "p.txt")
+    full, resumed = tmp_path / "full.jsonl", tmp_path / "resumed.jsonl"
+    command = ["data", "teacher-answers", str(prompts), "--teacher", str(llama_dir), *OPTIONS]
+    assert main([*command, "--output", str(full)]) == 0
+    lines = full.read_text().splitlines(keepends=True)
+    resumed.write_text("".join(lines[:2]) + lines[2][: len(lines[2]) // 2])  # batch 0 done, a torn line of batch 1
+    capsys.readouterr()
+
+    assert main([*command, "--output", str(resumed)]) == 0
+    assert json.loads(capsys.readouterr().out)["already_done"] == 2
+    assert resumed.read_text().splitlines(keepends=True)[:2] == lines[:2]
+    assert resumed.read_text() == full.read_text()  # whole batches redone with the same seed
+
+    torn_mid_batch = tmp_path / "torn.jsonl"
+    torn_mid_batch.write_text("".join(lines[:3]) + lines[3][:7])
+    assert main([*command, "--output", str(torn_mid_batch)]) == 0
+    rows = _rows(torn_mid_batch)
+    assert torn_mid_batch.read_text().startswith("".join(lines[:3]))
+    assert sorted(r["prompt"] for r in rows) == sorted(PROMPTS)  # all there, none twice
+
+    before = full.read_text()
+    capsys.readouterr()
+    assert main([*command, "--output", str(full)]) == 0
+    assert json.loads(capsys.readouterr().out)["written"] == 0
+    assert full.read_text() == before
+
+
+def test_mom_scores_equal_the_scorer_given_the_mother_utterance(tmp_path, llama_dir, capsys):
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(json.dumps(row) + "\n" for row in [
+        {"prompt": "*MOT: where is the ball ?", "teacher_responses": ["the ball .", "no !", ""], "teacher_response": "no !"},
+        {"prompt": "*MOT: shall we read a book ? *CHI:", "teacher_responses": ["yes .", "a book ?", "I am blue ."]},
+        {"prompt": "*MOT: you are green ?", "teacher_responses": ["I am blue ."]},
+    ]))
+    out = tmp_path / "scores.jsonl"
+    command = ["data", "mom-scores", str(answers), "--model", str(llama_dir), "--device", "cpu", "--batch-size", "2"]
+    assert main([*command, "--output", str(out)]) == 0
+    rows = _rows(out)
+    scorer = LMScorer.from_pretrained(str(llama_dir), device="cpu")
+    for source, row in zip(_rows(answers), rows, strict=True):
+        assert row == {**source, "mom_logps": row["mom_logps"]}
+        n = len(source["teacher_responses"])
+        expected = scorer.answer_logprobs([mother_utterance(source["prompt"])] * n, source["teacher_responses"])
+        np.testing.assert_allclose(row["mom_logps"], expected, rtol=1e-5)
+        raw_context = scorer.answer_logprobs([source["prompt"]] * n, source["teacher_responses"])
+        assert not np.allclose(row["mom_logps"], raw_context)
+
+    lines = out.read_text().splitlines(keepends=True)
+    out.write_text(lines[0] + lines[1][:10])
+    assert main([*command, "--output", str(out)]) == 0
+    assert out.read_text().startswith(lines[0])
+    assert [r["prompt"] for r in _rows(out)] == [r["prompt"] for r in rows]
+    np.testing.assert_allclose([x for r in _rows(out) for x in r["mom_logps"]], [x for r in rows for x in r["mom_logps"]],
+                               rtol=1e-5)
+
+
+def _one_line_error(capsys, *needles):
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    for needle in needles:
+        assert needle in err, err
+
+
+def _existing_output(path):
+    path.write_text(json.dumps({"prompt": "*MOT: hi", "teacher_responses": ["a", "b", "c"], "mom_logps": [0, 0, 0]})
+                    + "\n" + '{"prompt": "*MOT: to')  # a torn line stays until the input is good
+    return path.read_bytes()
+
+
+def test_bad_inputs_are_one_line_errors_and_leave_the_output_alone(tmp_path, llama_dir, capsys):
+    out = tmp_path / "out.jsonl"
+    before = _existing_output(out)
+    teacher = ["--teacher", str(llama_dir), "--output", str(out), *OPTIONS]
+
+    no_mot = tmp_path / "chat.txt"
+    no_mot.write_text("@Begin\n*CHI: ball .\n*FAT: yes .\n")
+    assert main(["data", "teacher-answers", str(no_mot), *teacher]) == 2
+    _one_line_error(capsys, str(no_mot), "*MOT:")
+
+    no_prompt = tmp_path / "prompts.jsonl"
+    no_prompt.write_text('{"prompt": "*MOT: hi"}\n{"text": "*MOT: there"}\n')
+    assert main(["data", "teacher-answers", str(no_prompt), *teacher]) == 2
+    _one_line_error(capsys, f"{no_prompt}:2", "'prompt'")
+
+    no_answers = tmp_path / "answers.jsonl"
+    no_answers.write_text('{"prompt": "*MOT: hi", "teacher_responses": ["a"]}\n{"prompt": "*MOT: there"}\n')
+    assert main(["data", "mom-scores", str(no_answers), "--model", str(llama_dir), "--output", str(out)]) == 2
+    _one_line_error(capsys, f"{no_answers}:2", "'teacher_responses'")
+    assert out.read_bytes() == before
+
+    fresh = tmp_path / "never.jsonl"
+    assert main(["data", "teacher-answers", str(no_mot), "--teacher", str(llama_dir), "--output", str(fresh)]) == 2
+    capsys.readouterr()
+    assert not fresh.exists()
+
+
+def test_other_settings_than_the_output_holds_are_refused(tmp_path, llama_dir, capsys):
+    out = tmp_path / "out.jsonl"
+    before = _existing_output(out)
+    prompts = _write_prompts(tmp_path / "p.txt")
+    assert main(["data", "teacher-answers", str(prompts), "--teacher", str(llama_dir), "--output", str(out),
+                 *OPTIONS, "--n", "4"]) == 2
+    _one_line_error(capsys, f"{out}:1", "--n")
+    assert out.read_bytes() == before[: before.rindex(b"\n") + 1]  # only the torn line is gone
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed")
+def test_vllm_backend_without_vllm(tmp_path, llama_dir, capsys):
+    out = tmp_path / "out.jsonl"
+    assert main(["data", "teacher-answers", str(_write_prompts(tmp_path / "p.txt")), "--teacher", str(llama_dir),
+                 "--output", str(out), "--backend", "vllm"]) == 2
+    _one_line_error(capsys, "vllm is not installed")
+    assert not out.exists()
