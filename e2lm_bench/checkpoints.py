@@ -1,14 +1,15 @@
 """Training-progress axes of a checkpoint: step, tokens seen and words seen, read from its name.
 
 Scoring orders a series and aligns models on one of these axes, so every name convention the project
-meets (Megatron ``iter_*``, HF Trainer ``checkpoint-*``, ``step*``, BabyLM ``chck_<words>``) maps here.
+meets (Megatron ``iter_*``, HF Trainer ``checkpoint-*``, ``step*``, interaction ``round_NN``, BabyLM
+``chck_<words>``) maps here.
 """
 
 from __future__ import annotations
 
 import re
 
-_STEP = re.compile(r"(?:iter|checkpoint|global_step|step)[_-]?(\d+)", re.IGNORECASE)
+_STEP = re.compile(r"(?:iter|checkpoint|global_step|step|round)[_-]?(\d+)", re.IGNORECASE)
 _WORDS = re.compile(r"chck_(\d+)([MK])", re.IGNORECASE)
 _WORD_UNITS = {"M": 1_000_000, "K": 1_000}
 

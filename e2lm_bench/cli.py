@@ -29,6 +29,8 @@ def _defaults(config_class) -> dict:
 
 def _build_parser() -> argparse.ArgumentParser:
     from e2lm_bench.demo.pipeline import DemoSettings
+    from e2lm_bench.training.interaction_config import BACKENDS as INTERACTION_BACKENDS
+    from e2lm_bench.training.interaction_config import InteractionConfig
     from e2lm_bench.training.pretrain_config import PretrainConfig
     from e2lm_bench.training.rl_config import ALGORITHMS, SEED_BETA_LR, SEED_BETA_LR_BY_REWARD, RLConfig
     from e2lm_bench.training.teacher import BACKENDS, MomScoreConfig, TeacherConfig
@@ -158,6 +160,30 @@ def _build_parser() -> argparse.ArgumentParser:
     rl.add_argument("--lr", type=float, help=f"learning rate (default: the seed's {seed_lr}, {confidence_lr} with confidence)")
     rl.add_argument("--num-generations", type=int, default=rl_defaults["num_generations"], help="samples per prompt")
     rl.add_argument("--batch-size", type=int, default=rl_defaults["batch_size"], help="prompts per step")
+
+    interact = commands.add_parser("interact", help="SimPO interaction training with a teacher (BabyLM interaction "
+                                   "baseline): OUTPUT/round_NN series and OUTPUT/rounds.csv, resumable by round")
+    interact_defaults = _defaults(InteractionConfig)
+    interact.add_argument("student", help="model folder, or a preset name / config file for a random init")
+    interact.add_argument("--teacher", required=True, help="causal or chat model folder, or a Python callable "
+                          "module:function taking (contexts, completions) and returning corrections")
+    interact.add_argument("--corpus", required=True, type=Path, help="folder of BabyLM *.train files")
+    interact.add_argument("--output", required=True, type=Path)
+    interact.add_argument("--tokenizer", help="random init only: tokenizer folder (default: train a BPE on the corpus)")
+    interact.add_argument("--vocab-size", type=int, default=interact_defaults["vocab_size"], help="of the trained BPE")
+    for option in ("rounds", "context_tokens", "completion_tokens", "batch_size", "generation_batch_size", "lm_epochs",
+                   "po_epochs", "seed"):
+        interact.add_argument("--" + option.replace("_", "-"), type=int, default=interact_defaults[option])
+    interact.add_argument("--beta", type=float, default=interact_defaults["beta"])
+    interact.add_argument("--gamma-ratio", type=float, default=interact_defaults["gamma_ratio"],
+                          help="SimPO margin as a share of beta (margin = beta * ratio)")
+    interact.add_argument("--lm-weight", type=float, default=interact_defaults["lm_weight"])
+    interact.add_argument("--lr", type=float, default=interact_defaults["learning_rate"])
+    interact.add_argument("--warmup", type=int, default=interact_defaults["warmup_steps"])
+    interact.add_argument("--scheduler-steps", type=int, default=interact_defaults["scheduler_steps"],
+                          help="length of the one cosine schedule that spans all rounds")
+    interact.add_argument("--backend", default=interact_defaults["backend"], choices=INTERACTION_BACKENDS)
+    interact.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
 
     select = commands.add_parser("select-items", help="keep the items whose curves rise over a checkpoint series")
     select.add_argument("run", type=Path, help="trajectory run folder with per-item samples")
@@ -425,6 +451,23 @@ def _rl(args) -> int:
     return 0
 
 
+def _interact(args) -> int:
+    from e2lm_bench.training.interaction import InteractionConfig, InteractionTrainer
+
+    config = InteractionConfig(
+        student=args.student, teacher=args.teacher, corpus=args.corpus, output=args.output, tokenizer=args.tokenizer,
+        vocab_size=args.vocab_size, rounds=args.rounds, context_tokens=args.context_tokens,
+        completion_tokens=args.completion_tokens, batch_size=args.batch_size,
+        generation_batch_size=args.generation_batch_size, lm_epochs=args.lm_epochs, po_epochs=args.po_epochs,
+        beta=args.beta, gamma_ratio=args.gamma_ratio, lm_weight=args.lm_weight, learning_rate=args.lr,
+        warmup_steps=args.warmup, scheduler_steps=args.scheduler_steps, seed=args.seed, backend=args.backend,
+        device=args.device,
+    )
+    output = InteractionTrainer(config).train()
+    print(f"checkpoints: {output}\nrounds: {output / 'rounds.csv'}")
+    return 0
+
+
 def _select_items(args) -> int:
     from e2lm_bench.hub_dataset import push_to_hub
     from e2lm_bench.item_curves import item_curves
@@ -543,7 +586,7 @@ def _register(args) -> int:
 
 _COMMANDS = {
     "baseline": _baseline, "sample-data": _sample_data, "conventions": _conventions,
-    "trajectory": _trajectory, "score": _score, "report": _report, "train": _train, "rl": _rl, "demo": _demo,
+    "trajectory": _trajectory, "score": _score, "report": _report, "train": _train, "rl": _rl, "interact": _interact, "demo": _demo,
     "select-items": _select_items, "data": _data, "register": _register,
 }
 
