@@ -266,6 +266,10 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--max-steps", type=int, default=demo_defaults["max_steps"],
                       help="training steps (the default takes about 2.5 minutes on 2 CPU cores)")
     demo.add_argument("--seed", type=int, default=demo_defaults["seed"])
+    demo.add_argument("--with", dest="stages", default="", metavar="STAGES",
+                      help="comma-separated optional stages after pretraining: rl (RLOO on BLEU against the "
+                           "grammar's teacher answers, about 2 more minutes), interaction (SimPO rounds with the "
+                           "grammar as teacher, about 4 more minutes)")
 
     report = commands.add_parser("report", help="DIR/report.html (self-contained) and DIR/report.md with plots")
     report.add_argument("run", type=Path, help="run folder with results and scores.json")
@@ -541,15 +545,25 @@ def _data(args) -> int:
 def _demo(args) -> int:
     from e2lm_bench.demo.pipeline import DemoSettings, run_demo
 
-    summary = run_demo(DemoSettings(output=args.output, max_steps=args.max_steps, seed=args.seed))
+    stages = tuple(stage.strip() for stage in args.stages.split(",") if stage.strip())
+    summary = run_demo(DemoSettings(output=args.output, max_steps=args.max_steps, seed=args.seed, stages=stages))
     seconds = summary["seconds"]
-    print(f"demo finished in {seconds['total']:.0f} s (data {seconds['data']:.0f}, train {seconds['train']:.0f}, "
+    stage_laps = "".join(f", {stage} {seconds[stage]:.0f}" for stage in ("rl", "interaction") if stage in seconds)
+    print(f"demo finished in {seconds['total']:.0f} s (data {seconds['data']:.0f}, train {seconds['train']:.0f}{stage_laps}, "
           f"evaluate {seconds['evaluate']:.0f}, report {seconds['report']:.0f}); {summary['checkpoints']} checkpoints")
     for task, value in sorted(summary["final_acc"].items()):
         print(f"  final acc {task:55s} {value:.3f}")
     print(f"  mean final acc over the Zorro-style paradigms: {summary['final_zorro_mean_acc']:.3f}")
     print(f"  mean signal quality: acc {summary['mean_sq'].get('acc', float('nan')):.3f}, "
           f"margin {summary['mean_sq'].get('margin', float('nan')):.3f}")
+    if "rl" in summary:
+        print(f"  RL mean reward (bleu): first fifth of the steps {summary['rl']['first_fifth_reward']:.3f}, "
+              f"last fifth {summary['rl']['last_fifth_reward']:.3f}")
+    if "interaction" in summary:
+        rounds = summary["interaction"]
+        print(f"  interaction SimPO margin: round 1 {rounds['first_round_margin']:.3f}, round {rounds['rounds']} "
+              f"{rounds['last_round_margin']:.3f}; mean Zorro-style acc of the round series: round 0 "
+              f"{rounds['zorro_mean_acc_round_00']:.3f}, round {rounds['rounds']} {rounds['zorro_mean_acc_last_round']:.3f}")
     print(f"report: {summary['report']}")
     return 0
 

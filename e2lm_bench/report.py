@@ -195,6 +195,65 @@ def _plot_sq(benchmark: dict, path: Path) -> str:
     return caption + (" * = see Warnings." if warned else "")
 
 
+REWARD_LOG_EXTRAS = ("step", "reward", "kl", "completion_length")  # rewards.csv columns that are not a named reward
+
+
+def read_reward_log(path: str | Path) -> pd.DataFrame:
+    """An RL run's ``rewards.csv`` (``e2lm-bench rl``), one row per step in step order."""
+    return pd.read_csv(path).sort_values("step", ignore_index=True)
+
+
+def _plot_rewards(log: pd.DataFrame, run: str, path: Path) -> str:
+    """Reward per RL step, thin, and its trailing moving average, bold; returns the caption.
+
+    A named reward equal to the total (one reward, weight 1) is drawn once, as the total.
+    """
+    window = max(1, len(log) // 10)
+    named = [c for c in log.columns if c not in REWARD_LOG_EXTRAS]
+    alone = [c for c in named if not log[c].equals(log["reward"])]
+    same = f" (= {', '.join(c for c in named if c not in alone)})" if len(alone) < len(named) else ""
+    figure = _new_figure(8, 4.5)
+    ax = figure.add_subplot()
+    for column, color in zip(["reward", *alone], ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3")):
+        label = f"{run}: {column}{same if column == 'reward' else ''}"
+        ax.plot(log["step"], log[column], linewidth=0.8, alpha=0.35, color=color, label=f"{label}, per step")
+        ax.plot(log["step"], log[column].rolling(window, min_periods=1).mean(), linewidth=2, color=color,
+                label=f"{label}, {window}-step moving average")
+    ax.set_xlabel("RL step (optimizer updates)")
+    ax.set_ylabel("reward (mean over the step's completions)")
+    ax.set_title(f"{run} — reward per RL step")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False, title="run")
+    _save(figure, path)
+    return (f"{run}: reward per RL step (thin) and its trailing {window}-step moving average (bold), "
+            f"{len(log)} steps; each step's value is the mean over its sampled completions.")
+
+
+def read_round_log(path: str | Path) -> pd.DataFrame:
+    """An interaction run's ``rounds.csv`` (``e2lm-bench interact``), one row per round in round order."""
+    return pd.read_csv(path).sort_values("round", ignore_index=True)
+
+
+def _plot_rounds(log: pd.DataFrame, run: str, path: Path) -> str:
+    """The two losses and the SimPO margin per interaction round, side by side; returns the caption."""
+    figure = _new_figure(10, 4)
+    losses, margin = figure.subplots(1, 2)
+    for column, color in (("sft_loss", "#4C72B0"), ("simpo_loss", "#DD8452")):
+        losses.plot(log["round"], log[column], marker="o", color=color, label=f"{run}: {column}")
+    margin.plot(log["round"], log["margin"], marker="o", color="#55A868", label=f"{run}: margin")
+    losses.set_ylabel("loss, nats (LM: per token; SimPO: per pair)")
+    margin.set_ylabel("β · (mean token log-prob: winning − losing)")
+    for ax, title in ((losses, "losses"), (margin, "SimPO margin")):
+        ax.set_xlabel("interaction round")
+        ax.set_xticks(log["round"])
+        ax.set_title(f"{run} — {title}")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, frameon=False)
+    _save(figure, path)
+    return (f"{run}: per round, the mean over its steps of the LM loss on the corrected texts, the SimPO loss and "
+            f"the margin between the corrected and the student's own continuations; {len(log)} rounds.")
+
+
 def _load_scores(run_dir: Path) -> dict:
     path = run_dir / SCORES_JSON
     if not path.is_file():
@@ -360,9 +419,13 @@ def write_report(
     table: pd.DataFrame | None = None,
     scores: dict | None = None,
     failures: list | None = None,
+    reward_logs: dict[str, str | Path] | None = None,
+    round_logs: dict[str, str | Path] | None = None,
 ) -> dict[str, Path | list[Path]]:
     """Plots, report.md and a single-file report.html for a run folder; what is not given is read from it.
 
+    ``reward_logs`` maps an RL series name to its ``rewards.csv``; each gets a reward plot before the curves.
+    ``round_logs`` maps an interaction series name to its ``rounds.csv``; each gets a plot of its rounds.
     Returns {"html": path, "markdown": path, "plots": [paths]}.
     """
     run_dir = Path(run_dir)
@@ -375,6 +438,16 @@ def write_report(
     by_key = {(b["task"], b["metric"]): b for b in scores["benchmarks"]}
     in_table = sorted(set(map(tuple, table[["task", "metric"]].drop_duplicates().to_numpy())))
     plot_blocks: list = []
+    for run, log_path in (reward_logs or {}).items():
+        plot_blocks.append(Heading(f"{run} — RL reward", 3))
+        path = run_dir / PLOTS / f"rewards_{safe_name(run)}.png"
+        caption = _plot_rewards(read_reward_log(log_path), run, path)
+        plot_blocks.append(Figure(path, f"{run} — reward per RL step", caption))
+    for run, log_path in (round_logs or {}).items():
+        plot_blocks.append(Heading(f"{run} — interaction rounds", 3))
+        path = run_dir / PLOTS / f"rounds_{safe_name(run)}.png"
+        caption = _plot_rounds(read_round_log(log_path), run, path)
+        plot_blocks.append(Figure(path, f"{run} — losses and margin per interaction round", caption))
     for task, metric in [*by_key, *(k for k in in_table if k not in by_key)]:  # the score table's order first
         plot_blocks.append(Heading(f"{task} — {metric}", 3))
         name = f"{safe_name(task)}_{safe_name(metric)}"
