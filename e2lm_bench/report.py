@@ -198,9 +198,11 @@ def _plot_sq(benchmark: dict, path: Path) -> str:
 REWARD_LOG_EXTRAS = ("step", "reward", "kl", "completion_length")  # rewards.csv columns that are not a named reward
 
 
-def read_reward_log(path: str | Path) -> pd.DataFrame:
-    """An RL run's ``rewards.csv`` (``e2lm-bench rl``), one row per step in step order."""
-    return pd.read_csv(path).sort_values("step", ignore_index=True)
+def read_training_log(path: str | Path) -> pd.DataFrame:
+    """A training log (``rewards.csv`` of ``e2lm-bench rl``, ``rounds.csv`` of ``interact``), in the order of its
+    first column (step or round)."""
+    log = pd.read_csv(path)
+    return log.sort_values(log.columns[0], ignore_index=True)
 
 
 def _plot_rewards(log: pd.DataFrame, run: str, path: Path) -> str:
@@ -227,11 +229,6 @@ def _plot_rewards(log: pd.DataFrame, run: str, path: Path) -> str:
     _save(figure, path)
     return (f"{run}: reward per RL step (thin) and its trailing {window}-step moving average (bold), "
             f"{len(log)} steps; each step's value is the mean over its sampled completions.")
-
-
-def read_round_log(path: str | Path) -> pd.DataFrame:
-    """An interaction run's ``rounds.csv`` (``e2lm-bench interact``), one row per round in round order."""
-    return pd.read_csv(path).sort_values("round", ignore_index=True)
 
 
 def _plot_rounds(log: pd.DataFrame, run: str, path: Path) -> str:
@@ -441,12 +438,12 @@ def write_report(
     for run, log_path in (reward_logs or {}).items():
         plot_blocks.append(Heading(f"{run} — RL reward", 3))
         path = run_dir / PLOTS / f"rewards_{safe_name(run)}.png"
-        caption = _plot_rewards(read_reward_log(log_path), run, path)
+        caption = _plot_rewards(read_training_log(log_path), run, path)
         plot_blocks.append(Figure(path, f"{run} — reward per RL step", caption))
     for run, log_path in (round_logs or {}).items():
         plot_blocks.append(Heading(f"{run} — interaction rounds", 3))
         path = run_dir / PLOTS / f"rounds_{safe_name(run)}.png"
-        caption = _plot_rounds(read_round_log(log_path), run, path)
+        caption = _plot_rounds(read_training_log(log_path), run, path)
         plot_blocks.append(Figure(path, f"{run} — losses and margin per interaction round", caption))
     for task, metric in [*by_key, *(k for k in in_table if k not in by_key)]:  # the score table's order first
         plot_blocks.append(Heading(f"{task} — {metric}", 3))

@@ -9,7 +9,7 @@ import numpy as np
 from e2lm_bench.cli import main
 from e2lm_bench.demo.pipeline import STAGES, DemoSettings, run_demo
 from e2lm_bench.demo.rl import reward_fifths
-from e2lm_bench.report import read_reward_log
+from e2lm_bench.report import read_training_log
 from e2lm_bench.results import read_results
 
 # The --with rl test's budget: llama-tiny pretrained for 200 steps, then 40 RLOO steps on 8 prompts.
@@ -63,7 +63,7 @@ def test_demo_with_rl_adds_an_rl_series_and_a_rising_reward(tmp_path):
     assert set(table[table["model"] == "rl"]["task"]) == set(table[table["model"] == "model"]["task"])
     assert summary["checkpoints"] == 2  # the pretraining series' own figures, as without RL
 
-    log = read_reward_log(tmp_path / "demo" / "rl" / "rewards.csv")
+    log = read_training_log(tmp_path / "demo" / "rl" / "rewards.csv")
     assert list(log["step"]) == list(range(1, RL_STEPS + 1))
     assert np.isfinite(log[["reward", "bleu", "kl"]].to_numpy()).all()
     assert summary["rl"] == reward_fifths(log)

@@ -8,7 +8,7 @@ import math
 from e2lm_bench.demo.corpus import held_out
 from e2lm_bench.demo.interaction import GrammarTeacher, InteractionSettings
 from e2lm_bench.demo.pipeline import DemoSettings, run_demo
-from e2lm_bench.report import read_round_log
+from e2lm_bench.report import read_training_log
 from e2lm_bench.results import read_results
 
 
@@ -34,7 +34,7 @@ def test_demo_with_interaction_evaluates_the_round_series(tmp_path):
 
     out = tmp_path / "demo"
     assert sorted(p.name for p in (out / "interaction").glob("round_*")) == [f"round_{i:02d}" for i in range(4)]
-    log = read_round_log(out / "interaction" / "rounds.csv")
+    log = read_training_log(out / "interaction" / "rounds.csv")
     assert list(log["round"]) == [1, 2, 3]
     assert all(math.isfinite(v) for v in log[["sft_loss", "simpo_loss", "margin", "seconds"]].to_numpy().ravel())
 

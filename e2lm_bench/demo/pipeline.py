@@ -104,14 +104,14 @@ def run_demo(settings: DemoSettings) -> dict:
         "seconds": clock.laps, "report": str(report["html"])}
     if reward_logs:
         from e2lm_bench.demo.rl import reward_fifths
-        from e2lm_bench.report import read_reward_log
+        from e2lm_bench.report import read_training_log
 
-        summary["rl"] = reward_fifths(read_reward_log(reward_logs["rl"]))
+        summary["rl"] = reward_fifths(read_training_log(reward_logs["rl"]))
     if round_logs:
         from e2lm_bench.demo.interaction import round_summary
-        from e2lm_bench.report import read_round_log
+        from e2lm_bench.report import read_training_log
 
-        summary["interaction"] = round_summary(read_round_log(round_logs["interaction"]), table, "interaction")
+        summary["interaction"] = round_summary(read_training_log(round_logs["interaction"]), table, "interaction")
     atomic_write_text(out / "demo_summary.json", json.dumps(summary, indent=1))
     return summary
 
