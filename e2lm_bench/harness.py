@@ -155,6 +155,8 @@ def run(argv: list[str]) -> int:
     """Run lm-eval's CLI on ``argv``; user errors become one clear line and exit status 2."""
     from lm_eval.__main__ import cli_evaluate
 
+    import e2lm_bench.prefix_lm  # noqa: F401  (registers --model hf-prefix)
+
     try:
         argv, skip_builtin = prepare_argv(argv)
         _install_task_manager(skip_builtin)

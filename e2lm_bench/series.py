@@ -17,6 +17,7 @@ WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.ckpt", "*.gguf"
 HUB_SUBFOLDER = re.compile(r"^(iter_\d+|checkpoint-\d+|step[_-]?\d+|global_step\d+)$")
 HUB_REVISION = re.compile(r"^chck_\d+[MK]$", re.IGNORECASE)
 FINAL = "final"
+HUB_LOADED_FILES = ("*.json", "*.txt", "*.model", "*.tiktoken", "*.jinja", "*.py")  # config, tokenizer, remote code
 
 
 class SeriesError(UserError):
@@ -107,12 +108,45 @@ def _discover_hub(repo: str, tokens_per_step, token) -> list[Checkpoint]:
     return [_checkpoint(repo, FINAL, repo, tokens_per_step)]
 
 
-def has_weights(checkpoint: Checkpoint) -> bool:
-    """False for a local checkpoint folder with no weight file; Hub checkpoints are checked on load."""
-    path = Path(checkpoint.pretrained) / (checkpoint.subfolder or "")
-    if not path.is_dir():
-        return True
-    return any(any(path.glob(pattern)) for pattern in WEIGHT_PATTERNS)
+def has_weights(folder: Path) -> bool:
+    """A folder without any weight file is reported as such, not as whatever loading it would raise."""
+    return any(any(Path(folder).glob(pattern)) for pattern in WEIGHT_PATTERNS)
+
+
+def local_folder(checkpoint: Checkpoint, revision: str | None = None, token: str | None = None,
+                 weights: tuple[str, ...] = ("*.safetensors", "*.bin")) -> Path:
+    """The checkpoint's folder on this machine, so that loading it needs no network.
+
+    A Hub checkpoint is downloaded first, only what loading reads: config, tokenizer, code, and the first of
+    ``weights`` it has (from_pretrained prefers safetensors), not optimizer states or other checkpoints' files.
+    """
+    if Path(checkpoint.pretrained).is_dir():
+        return Path(checkpoint.pretrained) / (checkpoint.subfolder or "")
+    from huggingface_hub import snapshot_download
+
+    prefix = f"{checkpoint.subfolder}/" if checkpoint.subfolder else ""
+    for pattern in weights:
+        root = Path(snapshot_download(
+            checkpoint.pretrained, revision=checkpoint.revision or revision, token=token,
+            allow_patterns=[prefix + p for p in (*HUB_LOADED_FILES, pattern)], ignore_patterns=[f"{prefix}*/*"],
+        ))
+        folder = root / (checkpoint.subfolder or "")
+        if any(folder.glob(pattern)):
+            break
+    return folder
+
+
+def warm(folder: Path) -> None:
+    """Read the weights once, in large blocks, so that loading them reads memory rather than a slow disk.
+
+    These are page-cache pages, which the kernel evicts under memory pressure: memory stays bounded.
+    """
+    block = bytearray(16 << 20)
+    files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
+    for file in files:
+        with open(file, "rb", buffering=0) as stream:
+            while stream.readinto(block):
+                pass
 
 
 def select(checkpoints: list[Checkpoint], every: int | None = None, max_step: int | None = None) -> list[Checkpoint]:

@@ -13,6 +13,8 @@ import json
 
 from lm_eval.models.huggingface import HFLM
 
+from e2lm_bench.prefix_lm import PrefixSharingMixin
+
 
 def tokenizer_fingerprint(tokenizer) -> str:
     """Equal for tokenizers that encode every text the same way (vocabulary, merges, normaliser, specials)."""
@@ -45,3 +47,7 @@ class SeriesLM(HFLM):
                 self._encoded[request.args] = encoded
             new_requests.append(((context, continuation), *encoded))
         return self._loglikelihood_tokens(new_requests, disable_tqdm=True)
+
+
+class PrefixSeriesLM(PrefixSharingMixin, SeriesLM):
+    """The runner's default: a series' shared tokenisation, and each distinct context run once (``hf-prefix``)."""

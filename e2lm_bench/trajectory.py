@@ -13,6 +13,10 @@ with the settings that shaped its numbers; a rerun skips what is written with th
 refuses to mix in other ones, so a killed run loses at most the checkpoint in flight. A checkpoint
 that fails to load is recorded and skipped. ``shard=(i, n)`` runs the i-th of n disjoint parts of the
 work (a SLURM job array); shards write into the same folder and merge by it.
+
+While one checkpoint is evaluated, the next is fetched in the background (downloaded from the Hub, its
+weights read into memory), so a Hub series costs about max(download, evaluation) per checkpoint rather
+than their sum.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import json
 import logging
 import math
 import os
+import threading
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +39,8 @@ from e2lm_bench.atomic import atomic_write_text
 from e2lm_bench.data import DATA_DIR_ENV
 from e2lm_bench.errors import UserError
 from e2lm_bench.model_options import default_device
-from e2lm_bench.series import Checkpoint, SeriesError, discover, has_weights, select
+from e2lm_bench.redaction import redacted
+from e2lm_bench.series import Checkpoint, SeriesError, discover, has_weights, local_folder, select, warm
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,9 @@ def lm_eval_default_seed() -> list[int | None]:
     from lm_eval.config.evaluate_config import DEFAULT_SEED
 
     return list(DEFAULT_SEED)
+
+
+SCORERS = ("hf-prefix", "hf")
 
 
 @dataclass
@@ -70,6 +80,8 @@ class TrajectoryConfig:
     max_step: int | None = None
     tokens_per_step: float | None = None
     hub_token: str | None = field(default=None, repr=False)
+    prefetch: bool = True  # fetch the next checkpoint while this one is evaluated
+    scorer: str = "hf-prefix"  # of SCORERS; equal log-likelihoods, hf-prefix runs a shared context once
 
 
 @dataclass
@@ -253,13 +265,16 @@ def _pending(out: Path, checkpoints, settings: dict, overwrite: bool) -> tuple[d
 def _evaluate_pending(config, out, pending, task_dicts, settings, evaluated, failed) -> None:
     runner = _Runner(config)
     progress = tqdm(total=sum(len(t) for t in pending.values()), desc="checkpoints x tasks", unit="task")
-    for checkpoint, tasks in pending.items():
-        progress.set_postfix_str(f"{checkpoint.model}:{checkpoint.name}")
+    order = list(pending)
+    for k, (checkpoint, folder) in enumerate(_fetched(runner.fetch, order, ahead=config.prefetch)):
+        tasks = pending[checkpoint]
+        following = f", prefetching {order[k + 1].name}" if config.prefetch and k + 1 < len(order) else ""
+        progress.set_postfix_str(f"{checkpoint.model}:{checkpoint.name}{following}")
         lm = None  # the previous checkpoint's weights go before the next one's arrive
         try:
-            lm = runner.lm_for(checkpoint)
+            lm = runner.lm_for(checkpoint, folder.result())
         except Exception as err:  # a broken checkpoint must not stop the series
-            failed.append(_record_failure(out, checkpoint, err))
+            failed.append(_record_failure(out, checkpoint, err, config.hub_token))
             progress.update(len(tasks))
             continue
         _clear_failure(out, checkpoint)
@@ -269,6 +284,36 @@ def _evaluate_pending(config, out, pending, task_dicts, settings, evaluated, fai
             progress.update(1)
         results_io.write_results_csv(out)
     progress.close()
+
+
+def _fetched(fetch, checkpoints: list[Checkpoint], ahead: bool):
+    """Each checkpoint with the future of its fetch, done; with ``ahead``, the next one's fetch is already running.
+
+    Only one fetch runs at a time and the next starts when this one is handed over, so at most one checkpoint
+    waits ahead of the one evaluated: neither downloads nor memory pile up. A fetch's error is kept in its
+    future and raised when that checkpoint's turn comes.
+    """
+    following = None
+    for k, checkpoint in enumerate(checkpoints):
+        current = following or _in_background(fetch, checkpoint)
+        wait([current])
+        following = _in_background(fetch, checkpoints[k + 1]) if ahead and k + 1 < len(checkpoints) else None
+        yield checkpoint, current
+
+
+def _in_background(function, *args) -> Future:
+    """A daemon thread rather than an executor's: an interrupted run exits without waiting for a download."""
+    future = Future()
+    future.set_running_or_notify_cancel()
+
+    def run():
+        try:
+            future.set_result(function(*args))
+        except BaseException as err:  # kept for the main thread, which records it
+            future.set_exception(err)
+
+    threading.Thread(target=run, name="e2lm-prefetch", daemon=True).start()
+    return future
 
 
 @contextlib.contextmanager
@@ -371,8 +416,10 @@ def _failure_path(out: Path, checkpoint: Checkpoint) -> Path:
     return out / results_io.FAILURES / results_io.safe_name(checkpoint.model) / f"{results_io.safe_name(checkpoint.name)}.json"
 
 
-def _record_failure(out: Path, checkpoint: Checkpoint, err: Exception) -> dict:
-    message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+def _record_failure(out: Path, checkpoint: Checkpoint, err: Exception, secret: str | None = None) -> dict:
+    """A Hub client's error may echo the request's token: it is redacted before it is written or shown."""
+    text = redacted(str(err), secret).strip()
+    message = text.splitlines()[0] if text else type(err).__name__
     record = {"model": checkpoint.model, "checkpoint": checkpoint.name, "location": checkpoint.location,
               "error": f"{type(err).__name__}: {message}"}
     atomic_write_text(_failure_path(out, checkpoint), json.dumps(record))
@@ -395,8 +442,9 @@ def _write_failures_json(out: Path) -> None:
 class _Runner:
     """Loads checkpoints one by one, keeping the tokenizer and the tokenised requests while they fit.
 
-    HFLM loads each checkpoint from its location, so device, dtype and model arguments (``parallelize``,
-    ``device_map``, ``attn_implementation``, ...) take the path they take in lm-eval.
+    HFLM loads each checkpoint from its local folder (a Hub checkpoint's is the fetched snapshot), so device,
+    dtype and model arguments (``parallelize``, ``device_map``, ``attn_implementation``, ...) take the path they
+    take in lm-eval, and nothing is downloaded twice.
     """
 
     def __init__(self, config: TrajectoryConfig):
@@ -407,22 +455,31 @@ class _Runner:
         self.fingerprint = None
         self.encoded: dict = {}
 
-    def lm_for(self, checkpoint: Checkpoint):
+    def fetch(self, checkpoint: Checkpoint) -> Path:
+        """The checkpoint's folder with its files on this machine and its weights in memory; safe off the main thread."""
+        gguf = self.model_args.get("gguf_file")
+        folder = local_folder(checkpoint, revision=self.model_args.get("revision"), token=self.config.hub_token,
+                              **({"weights": (gguf,)} if gguf else {}))
+        warm(folder)
+        return folder
+
+    def lm_for(self, checkpoint: Checkpoint, folder: Path | None = None):
         from transformers import AutoTokenizer
 
-        from e2lm_bench.series_lm import SeriesLM, tokenizer_fingerprint
+        from e2lm_bench.series_lm import PrefixSeriesLM, SeriesLM, tokenizer_fingerprint
 
-        if not has_weights(checkpoint):
+        folder = self.fetch(checkpoint) if folder is None else folder
+        if not has_weights(folder):
             raise FileNotFoundError(f"no weight file (*.safetensors, *.bin, ...) in {checkpoint.location}")
-        where = {"subfolder": checkpoint.subfolder or ""} | ({"revision": checkpoint.revision} if checkpoint.revision else {})
         tokenizer = AutoTokenizer.from_pretrained(
-            checkpoint.pretrained, **{"revision": self.model_args.get("revision"), **where},
-            trust_remote_code=self.model_args.get("trust_remote_code", False), token=self.config.hub_token,
+            str(folder), revision=self.model_args.get("revision"),
+            trust_remote_code=self.model_args.get("trust_remote_code", False),
         )
         fingerprint = tokenizer_fingerprint(tokenizer)
         if fingerprint != self.fingerprint:  # a new tokenizer: earlier tokenisations do not apply
             self.tokenizer, self.fingerprint, self.encoded = tokenizer, fingerprint, {}
-        return SeriesLM(
-            pretrained=checkpoint.pretrained, tokenizer=self.tokenizer, batch_size=self.config.batch_size,
-            device=self.device, encoded=self.encoded, **{**self.model_args, **where},
+        model = PrefixSeriesLM if self.config.scorer == "hf-prefix" else SeriesLM
+        return model(
+            pretrained=str(folder), tokenizer=self.tokenizer, batch_size=self.config.batch_size,
+            device=self.device, encoded=self.encoded, **self.model_args,
         )

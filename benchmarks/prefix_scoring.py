@@ -1,0 +1,106 @@
+"""How much ``hf-prefix`` saves over lm-eval's ``hf`` when answer choices share a context.
+
+On one ~40M-parameter Llama, the same loglikelihood requests are scored by ``hf`` and ``hf-prefix``, alternately,
+at each batch size of --batch-sizes; each side keeps its fastest. The tasks run on the packaged
+sample data: 5-shot early_science (four choices after one long prompt), dialogue_minpairs (two child replies
+after one caregiver line) and Zorro (context-free, so hf-prefix hands it to hf's own path). Times are of
+``loglikelihood`` alone (tokenising, batching, forward passes, log-softmax), not of task loading.
+
+    python benchmarks/prefix_scoring.py [--limit 20] [--repeat 3] [--batch-sizes 1,4,8,16,32] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from trajectory_compute_floor import build_model
+
+TASKS = {"early_science": 2.5, "dialogue_minpairs": 1.0, "zorro": 1 / 1.05}  # target: hf / hf-prefix at least
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=20, help="documents per (sub)task")
+    parser.add_argument("--repeat", type=int, default=1, help="measure N times, alternating the two sides; median")
+    parser.add_argument("--batch-sizes", default="1,4,8,16,32", help="batch sizes to try, the fastest is kept")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads; on a shared machine, two threads waiting on each other make timings erratic")
+    return parser.parse_args()
+
+
+def build_requests(name: str, limit: int):
+    """The Instances lm-eval's evaluator would hand the model for a task or group of ours."""
+    from e2lm_bench.harness import silence_custom_dataset_hint, task_manager_class
+
+    silence_custom_dataset_hint()
+    instances = []
+    for _, task in sorted(task_manager_class(skip_builtin=True)().load([name])["tasks"].items()):
+        if task.get_config("num_fewshot") is None:
+            task.set_config(key="num_fewshot", value=0)
+        task.set_fewshot_seed(seed=1234)
+        task.build_all_requests(limit=limit, rank=0, world_size=1)
+        instances += task.instances
+    return instances
+
+
+def timed(lm, requests) -> tuple[float, list]:
+    start = time.perf_counter()
+    answers = lm.loglikelihood(requests, disable_tqdm=True)
+    return time.perf_counter() - start, answers
+
+
+def main() -> None:
+    args = arguments()
+    from e2lm_bench.sample_data import SAMPLE_DATA_DIR
+
+    os.environ["E2LM_DATA_DIR"] = str(SAMPLE_DATA_DIR)
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
+    torch.set_num_threads(args.threads)
+    from lm_eval.models.huggingface import HFLM
+
+    from e2lm_bench.prefix_lm import PrefixHFLM
+
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder, n_params = build_model(Path(tmp))
+        common = dict(pretrained=str(folder / "checkpoint-1"), device="cpu")
+        sides = {"hf": HFLM(batch_size=batch_sizes[0], **common), "hf-prefix": PrefixHFLM(batch_size=batch_sizes[0], **common)}
+        for task, target in TASKS.items():
+            requests = build_requests(task, args.limit)
+            best = {side: [] for side in sides}  # per repeat: (seconds, batch size)
+            largest = 0.0
+            for _ in range(args.repeat):
+                per_size = {side: {} for side in sides}
+                for size in batch_sizes:
+                    answers = {}
+                    for side, lm in sides.items():
+                        lm.batch_size_per_gpu = size  # HFLM's own attribute behind batch_size
+                        per_size[side][size], answers[side] = timed(lm, requests)
+                    largest = max(largest, *(abs(a[0] - b[0]) for a, b in zip(answers["hf-prefix"], answers["hf"], strict=True)))
+                    assert [a[1] for a in answers["hf-prefix"]] == [b[1] for b in answers["hf"]], f"{task}: is_greedy differs"
+                for side, times in per_size.items():
+                    best[side].append(min((seconds, size) for size, seconds in times.items()))
+            (hf_time, hf_size), (prefix_time, prefix_size) = (statistics.median_low(best[side]) for side in sides)
+            rows.append((task, len(requests), hf_time, hf_size, prefix_time, prefix_size, hf_time / prefix_time, largest, target))
+    print(f"command: {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}")
+    print(f"model: Llama, {n_params / 1e6:.1f}M parameters, CPU, {args.threads} torch thread(s); batch sizes tried "
+          f"{args.batch_sizes}, each side's fastest kept; median of {args.repeat}; --limit {args.limit} documents per task")
+    print(f"{'task':<18}{'requests':>9}{'hf (bs)':>16}{'hf-prefix (bs)':>16}{'hf/hf-prefix':>14}{'max |dloglik|':>15}  target")
+    for task, n, hf_time, hf_size, prefix_time, prefix_size, ratio, largest, target in rows:
+        print(f"{task:<18}{n:>9}{hf_time:>9.2f} s ({hf_size:>2}){prefix_time:>9.2f} s ({prefix_size:>2}){ratio:>13.2f}x"
+              f"{largest:>15.1e}  >={target:.2f}x {'met' if ratio >= target else 'MISSED'}")
+    worst = max(row[7] for row in rows)
+    assert worst <= 1e-4, f"log-likelihoods differ from hf by {worst:.1e}"
+
+
+if __name__ == "__main__":
+    main()
