@@ -34,7 +34,7 @@ def _build_parser() -> argparse.ArgumentParser:
     from e2lm_bench.training.pretrain_config import PretrainConfig
     from e2lm_bench.training.rl_config import ALGORITHMS, SEED_BETA_LR, SEED_BETA_LR_BY_REWARD, RLConfig
     from e2lm_bench.training.teacher import BACKENDS, MomScoreConfig, TeacherConfig
-    from e2lm_bench.trajectory import TrajectoryConfig
+    from e2lm_bench.trajectory import SCORERS, TrajectoryConfig
 
     parser = argparse.ArgumentParser(prog="e2lm-bench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -97,6 +97,11 @@ def _build_parser() -> argparse.ArgumentParser:
     trajectory.add_argument("--every", type=int, help="keep checkpoints whose step is a multiple of N")
     trajectory.add_argument("--max-step", type=int, help="keep checkpoints up to this step")
     trajectory.add_argument("--tokens-per-step", type=float, help="tokens per step, for a token axis on non-E2LM series")
+    trajectory.add_argument("--scorer", default=run_defaults["scorer"], choices=SCORERS,
+                            help="hf-prefix (default) runs each distinct context once and scores its continuations "
+                            "from the cache; hf is lm-eval's own (equal log-likelihoods)")
+    trajectory.add_argument("--no-prefetch", dest="prefetch", action="store_false",
+                            help="fetch each checkpoint when its turn comes (default: the next one while this one runs)")
 
     score = commands.add_parser("score", help="signal quality, ranking consistency, compliance: DIR/scores.json")
     score.add_argument("results", type=Path, help="run folder, results CSV, or the organizers' curve JSON")
@@ -114,6 +119,16 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="organizer curves: keep checkpoints up to this many tokens (default 206e9)")
     score.add_argument("--output", type=Path,
                        help="scores.json path (default: in the run folder; ./scores.json for other files)")
+    score.add_argument("--last-k", type=int, default=5, help="signal-to-noise: each model's last K checkpoints")
+    score.add_argument("--decision", metavar="SMALL1,SMALL2,...=TARGET1,TARGET2,...",
+                       help="decision accuracy: small models whose ordering should predict the target models' final one")
+    score.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                       help="N item-bootstrap replicates for 95%% intervals (needs the run folder's samples)")
+    score.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    score.add_argument("--chance", type=float, help="chance accuracy for ages of acquisition "
+                       "(default: 1 / answer options when samples are read, else 0.5)")
+    score.add_argument("--item-slopes", action="store_true",
+                       help="read the run's per-item samples for the slopes of item margins (slow on big runs)")
 
     train = commands.add_parser("train", help="BabyLlama-style pretraining that saves a checkpoint series")
     train.add_argument("corpus", type=Path, help="folder of *.train / *.dev text files, one utterance per line")
@@ -272,7 +287,10 @@ def _build_parser() -> argparse.ArgumentParser:
                            "grammar as teacher, about 4 more minutes)")
 
     report = commands.add_parser("report", help="DIR/report.html (self-contained) and DIR/report.md with plots")
-    report.add_argument("run", type=Path, help="run folder with results and scores.json")
+    report.add_argument("runs", nargs="+", type=Path, metavar="DIR",
+                        help="run folder(s) with results and scores.json; several are overlaid in one report")
+    report.add_argument("--output", type=Path,
+                        help="folder to write the report into (default: the run folder; required with several)")
 
     register = commands.add_parser(
         "register", help="make plain `lm_eval` find our tasks without --include_path (links in lm-eval's task folder)"
@@ -367,6 +385,7 @@ def _trajectory(args) -> int:
         dtype=args.dtype, model_args=model_args, num_fewshot=args.num_fewshot, seed=parse_seed(args.seed),
         overwrite=args.overwrite, include_path=args.include_path, every=args.every, max_step=args.max_step,
         tokens_per_step=args.tokens_per_step, hub_token=os.environ.get("HF_TOKEN") or None,
+        scorer=args.scorer, prefetch=args.prefetch,
     )
     summary = run_trajectory(config)
     print(f"evaluated {len(summary.evaluated)}, already done {summary.skipped}, failed checkpoints {len(summary.failed)}")
@@ -392,6 +411,8 @@ def _score(args) -> int:
     import pandas as pd
 
     from e2lm_bench.atomic import atomic_write_text
+    from e2lm_bench.bootstrap import read_item_values
+    from e2lm_bench.decision import parse_decision
     from e2lm_bench.results import load_organizer_curves, read_results
     from e2lm_bench.scoring import format_scores, score_results
 
@@ -406,9 +427,21 @@ def _score(args) -> int:
         if missing:
             raise UserError(f"--models: not in the results: {', '.join(missing)}")
         table = table[table["model"].isin(wanted)]
+    if args.last_k < 1 or args.bootstrap < 0:
+        raise UserError(f"--last-k must be >= 1 and --bootstrap >= 0 (got {args.last_k} and {args.bootstrap})")
+    decision = parse_decision(args.decision, set(table["model"])) if args.decision else None
+    items = None
+    if args.bootstrap or args.item_slopes:  # reading samples costs about a second per checkpoint of a large task
+        margins = ("margin",) if args.item_slopes else ()
+        items = read_item_values(source, table, extra_metrics=margins) if source.is_dir() else None
+        if not items:
+            print(f"e2lm-bench score: {source} has no per-item samples (a run folder of `e2lm-bench trajectory` has "
+                  "them): no intervals, no item slopes", file=sys.stderr)
     scores = score_results(
         table, x=args.x, rc_pairs=_pairs(args.rc_pairs), rc_reference=args.rc_reference,
         rc_variant=args.rc_variant, cs_pairs=_pairs(args.cs_pairs), cs_variant=args.cs_variant,
+        last_k=args.last_k, decision=decision, items=items, bootstrap=args.bootstrap, seed=args.seed,
+        chance=args.chance,
     )
     if args.output:
         output = args.output
@@ -569,9 +602,14 @@ def _demo(args) -> int:
 
 
 def _report(args) -> int:
-    from e2lm_bench.report import write_report
+    from e2lm_bench.report import ReportError, write_report, write_runs_report
 
-    paths = write_report(args.run)
+    if len(args.runs) == 1:
+        paths = write_report(args.runs[0], output=args.output)
+    elif args.output is None:
+        raise ReportError(f"{len(args.runs)} run folders need --output DIR, the folder to write their report into")
+    else:
+        paths = write_runs_report(args.runs, args.output)
     print(f"report: {paths['html']}\n        {paths['markdown']}")
     return 0
 

@@ -279,19 +279,23 @@ def test_score_results_shape_and_values():
     scores = score_results(table, rc_pairs=[("sci", "web")], rc_reference=300, cs_pairs=[("sci", "web")])
     text = json.dumps(scores, allow_nan=False)
     assert json.loads(text) == scores
-    assert set(scores) == {"settings", "benchmarks"}
+    assert set(scores) == {"settings", "benchmarks", "acquisition", "item_slopes"}
     settings = scores["settings"]
     assert settings["x"] == "step" and settings["weights"] == [0.5, 0.1, 0.4]
     assert settings["rc_pairs"] == [["sci", "web"]] and settings["rc_reference"] == 300.0
     assert settings["cs_pairs"] == [["sci", "web"]]
     assert (settings["rc_variant"], settings["cs_variant"]) == ("agreement", "win_rate")
     assert settings["notes"][0].startswith("RC and CS are reconstructions")
+    assert (settings["last_k"], settings["decision"], settings["bootstrap"], settings["seed"]) == (5, None, 0, 0)
 
     blimp, sciq = scores["benchmarks"]
     assert (blimp["task"], sciq["task"]) == ("blimp", "sciq")  # sorted by (task, metric)
-    assert set(sciq) == {"task", "metric", "sq", "rc", "cs", "score", "models"}
+    assert set(sciq) == {"task", "metric", "sq", "sq_ci", "rc", "cs", "score", "snr", "decision", "bootstrap",
+                         "models", "notes"}
     assert set(sciq["models"]) == {"sci", "web", "short"}
-    assert set(sciq["models"]["sci"]) == {"monotonicity", "autocorrelation", "sq", "n", "warning"}
+    assert set(sciq["models"]["sci"]) == {"monotonicity", "autocorrelation", "sq", "n", "warning", "noise",
+                                          "monotonicity_ci", "autocorrelation_ci", "sq_ci", "noise_ci"}
+    assert (sciq["sq_ci"], sciq["decision"], sciq["bootstrap"]) == (None, None, None)
     for bench in (sciq, blimp):
         for model in ("sci", "web") if bench is sciq else ("sci",):
             quality = bench["models"][model]
@@ -299,8 +303,10 @@ def test_score_results_shape_and_values():
             assert (quality["monotonicity"], quality["autocorrelation"], quality["sq"]) == pytest.approx(expected, abs=1e-12)
             assert quality["n"] == 10 and quality["warning"] is None
     assert sciq["models"]["sci"]["monotonicity"] == 1.0
-    assert sciq["models"]["short"] == {"monotonicity": 0.0, "autocorrelation": 0.0, "sq": 0.0, "n": 1,
-                                       "warning": "series of 1 point(s) has no signal"}
+    short = {key: sciq["models"]["short"][key] for key in ("monotonicity", "autocorrelation", "sq", "n", "warning")}
+    assert short == {"monotonicity": 0.0, "autocorrelation": 0.0, "sq": 0.0, "n": 1,
+                     "warning": "series of 1 point(s) has no signal"}
+    assert sciq["snr"]["last_k"] == 5 and sciq["notes"] == ["SNR: fewer than last_k=5 points, all used: short (1)"]
     assert sciq["sq"] == pytest.approx(np.mean([m["sq"] for m in sciq["models"].values()]))
     assert blimp["models"]["web"]["warning"] == "constant series has no signal"
     assert blimp["sq"] == pytest.approx(_scipy_sq(CURVES[("blimp", "acc")]["sci"])[2] / 2, abs=1e-12)  # web scores 0
@@ -372,12 +378,51 @@ def test_format_scores_aligns_long_names_and_notes_each_series_once():
     ]
 
 
+def test_format_scores_shows_the_new_figures_only_where_they_exist():
+    def model(sq, noise, ci):
+        return {**_quality(sq, sq, 12), "noise": noise, "sq_ci": ci}
+
+    snr = {"signal": 0.3, "noise": 0.1, "snr": 3.0, "snr_ci": [2.5, 3.5]}
+    scores = {
+        "settings": {"notes": []},
+        "benchmarks": [
+            {"task": "zorro_x", "metric": "acc", "sq": 0.8, "sq_ci": [0.7, 0.9], "rc": None, "cs": None, "score": None,
+             "snr": snr, "decision": {"final": 0.75}, "notes": ["SNR: fewer than last_k=5 points"],
+             "models": {"a": model(0.9, 0.05, [0.85, 0.95]), "b": model(0.7, 0.02, None)}},
+            {"task": "zorro_y", "metric": "acc", "sq": 0.5, "sq_ci": None, "rc": None, "cs": None, "score": None,
+             "snr": {**snr, "snr": None, "snr_ci": None}, "decision": None,
+             "notes": ["SNR: fewer than last_k=5 points"],
+             "models": {"a": model(0.5, 0.01, None), "b": model(0.5, None, None)}},
+        ],
+        "acquisition": {"a": {"zorro_x": {"aoa": 1.234e8, "status": "learned"},
+                              "zorro_y": {"aoa": None, "status": "not learned"}},
+                        "b": {"zorro_x": {"aoa": None, "status": "no fit"}}},
+        "item_slopes": {"a": {"zorro_x": {"rising_share": 0.42}}},
+    }
+    assert format_scores(scores).splitlines() == [
+        "task     metric  model          mono      AC      SQ     n      RC      CS   score   noise     SNR     dec"
+        "      AoA  rise           SQ 95%          SNR 95%",
+        "zorro_x  acc     a            0.9000  0.9000  0.9000    12                          0.0500"
+        "                 1.23e+08   42%   [0.850, 0.950]",
+        "zorro_x  acc     b            0.7000  0.7000  0.7000    12                          0.0200                   no fit",
+        "zorro_x  acc     = benchmark                  0.8000             -       -       -  0.1000  3.0000  0.7500"
+        "                  [0.700, 0.900]   [2.500, 3.500]",
+        "zorro_y  acc     a            0.5000  0.5000  0.5000    12                          0.0100                      not",
+        "zorro_y  acc     b            0.5000  0.5000  0.5000    12                               -",
+        "zorro_y  acc     = benchmark                  0.5000             -       -       -  0.1000       -",
+        "",
+        "note: SNR: fewer than last_k=5 points (zorro_x acc, zorro_y acc)",
+    ]
+
+
 def test_format_scores_has_no_benchmark_row_for_a_single_model_without_rc_or_cs():
     scores = score_results(_table()[lambda t: t.model == "sci"])
     lines = format_scores(scores).splitlines()
     assert [line.split()[:3] for line in lines[1:3]] == [["blimp", "acc", "sci"], ["sciq", "acc", "sci"]]
     assert not any("= benchmark" in line for line in lines)
-    assert lines[3:] == ["", f"note: {RECONSTRUCTION_NOTE}"]
+    # the SNR note of both benchmarks is printed once, naming them
+    assert lines[3:] == ["", "note: SNR: one model: no signal, SNR undefined (blimp acc, sciq acc)",
+                         f"note: {RECONSTRUCTION_NOTE}"]
 
 
 # --- organizer curves -----------------------------------------------------------------------------------------
@@ -465,7 +510,9 @@ def test_published_mmluvar_sq(organizer_scores):
     print("mmluvar SQ (500m/1b/3b arch1):", [round(v, 4) for v in measured], "mean", round(np.mean(measured), 4))
     assert all(models[m]["n"] == 14 for m in ARCH1)
     assert measured == pytest.approx([0.9354, 0.9814, 0.9601], abs=1e-3)
-    assert benchmark_sq({m: SignalQuality(**models[m]) for m in ARCH1}) == pytest.approx(0.959, abs=1e-3)
+    fields = ("monotonicity", "autocorrelation", "sq", "n", "warning")
+    per_model = {m: SignalQuality(**{key: models[m][key] for key in fields}) for m in ARCH1}
+    assert benchmark_sq(per_model) == pytest.approx(0.959, abs=1e-3)
 
 
 @needs_curves

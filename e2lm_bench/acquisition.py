@@ -1,0 +1,145 @@
+"""When a task is learned: age of acquisition per subtask, and which items rise, from checkpoint series.
+
+Age of acquisition follows Chang & Bergen 2022 ("Word acquisition in neural language models"), as the BabyLM
+2025 evaluation pipeline uses it: a four-parameter sigmoid of accuracy against log10 training amount, and the
+point where the fitted curve crosses halfway between chance and its fitted ceiling. A number is given only for a
+crossing inside the observed range of a curve that rises (Spearman against log x, one-sided): a curve that does
+not, a fit that fails, a sigmoid no better than a constant (F-test), or a ceiling at or below chance are statuses,
+never numbers.
+
+Item slopes: each item's margin against log10 training amount (the same t-test as ``scipy.stats.linregress``,
+through ``pearsonr`` so all items go in one call); the share of items that rise significantly tells a task whose
+items are learned one by one from one where most items never move.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats
+from scipy.optimize import OptimizeWarning, curve_fit
+from scipy.special import expit
+
+DEFAULT_CHANCE = 0.5  # two-way minimal pairs
+ALPHA = 0.05
+MIN_POINTS = 5  # four parameters and one residual degree of freedom for the F-test
+HISTOGRAM_BINS = 10
+MAX_STEEPNESS = 100.0  # slope bound, in units of 1 / (observed log10 range)
+MAX_EVALUATIONS = 1000
+
+LEARNED = "learned"
+BEFORE_FIRST = "learned before the first checkpoint"
+NOT_LEARNED = "not learned"
+NO_FIT = "no fit"
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """``aoa`` (in the x axis' units) is set only when ``status`` is "learned"; ``note`` says why otherwise."""
+
+    aoa: float | None
+    status: str
+    ceiling: float | None
+    floor: float | None
+    slope: float | None
+    chance: float
+    note: str | None = None
+
+
+def sigmoid(t, floor, ceiling, midpoint, slope):
+    """Four-parameter logistic in log10 training amount ``t``."""
+    return floor + (ceiling - floor) * expit(slope * (t - midpoint))
+
+
+def _fit(t: np.ndarray, y: np.ndarray) -> np.ndarray:
+    span = np.ptp(t)
+    p0 = [y.min(), y.max(), float(np.median(t)), 4.0 / span]
+    # a steeper rise than MAX_STEEPNESS over the observed range is a step that checkpoints cannot place, and an
+    # unbounded slope lets the optimiser chase one for thousands of evaluations
+    bounds = ([y.min() - np.ptp(y), y.min() - np.ptp(y), t.min() - span, 0.0],
+              [y.max() + np.ptp(y), y.max() + np.ptp(y), t.max() + span, MAX_STEEPNESS / span])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OptimizeWarning)  # an unestimated covariance does not matter here
+        params, _ = curve_fit(sigmoid, t, y, p0=p0, bounds=bounds, maxfev=MAX_EVALUATIONS)
+    return params
+
+
+def age_of_acquisition(x, y, chance: float = DEFAULT_CHANCE, alpha: float = ALPHA) -> Acquisition:
+    """AoA of one accuracy curve; ``x`` is training amount (tokens, words or steps), x <= 0 points are dropped."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y) & (x > 0)
+    t, y = np.log10(x[keep]), y[keep]
+    dropped = f"; {int((~keep).sum())} point(s) without a positive x dropped" if not keep.all() else ""
+
+    def status(name, note, params=None) -> Acquisition:
+        floor, ceiling, _, slope = (None,) * 4 if params is None else map(float, params)
+        return Acquisition(None, name, ceiling, floor, slope, chance, note + dropped)
+
+    if len(t) < MIN_POINTS or np.ptp(t) == 0:
+        return status(NO_FIT, f"{len(t)} point(s); a sigmoid fit needs {MIN_POINTS} at distinct x")
+    if np.ptp(y) == 0:
+        return status(NOT_LEARNED, "flat curve")
+    if y.max() <= chance:  # no fit needed: halfway above chance is never reached in the observed range
+        return status(NOT_LEARNED, f"no checkpoint scores above chance {chance:g}")
+    # a steep sigmoid fits a jump in noise as well as a step in learning; a curve that is learned also rises
+    rising = stats.spearmanr(t, y, alternative="greater").pvalue
+    if not rising < alpha:
+        return status(NOT_LEARNED, f"the curve does not rise (Spearman one-sided p={rising:.3g})")
+    try:
+        params = _fit(t, y)
+    except (RuntimeError, ValueError) as err:
+        return status(NO_FIT, f"sigmoid fit did not converge ({err})")
+    floor, ceiling, midpoint, slope = params
+    rss = float(np.sum((y - sigmoid(t, *params)) ** 2))
+    rss_flat = float(np.sum((y - y.mean()) ** 2))
+    residual_df = len(t) - 4
+    p_value = 0.0 if rss == 0 else float(stats.f.sf((rss_flat - rss) / 3 / (rss / residual_df), 3, residual_df))
+    if p_value >= alpha:
+        return status(NOT_LEARNED, f"the sigmoid fits no better than a flat line (F-test p={p_value:.3g})", params)
+    if ceiling <= chance or slope == 0:
+        return status(NOT_LEARNED, f"fitted ceiling {ceiling:.3g} does not exceed chance {chance:g}", params)
+    halfway = (chance + ceiling) / 2
+    if floor >= halfway:
+        return status(BEFORE_FIRST, "the fitted curve starts above halfway", params)
+    crossing = midpoint - np.log((ceiling - floor) / (halfway - floor) - 1) / slope
+    if crossing < t.min():
+        return status(BEFORE_FIRST, "halfway is crossed before the first checkpoint", params)
+    if crossing > t.max():
+        return status(NOT_LEARNED, "halfway is not crossed by the last checkpoint", params)
+    return Acquisition(float(10 ** crossing), LEARNED, float(ceiling), float(floor), float(slope), chance,
+                       dropped[2:] or None)
+
+
+def acquisition_json(result: Acquisition, axis: str) -> dict:
+    return {**asdict(result), "axis": axis}
+
+
+def item_slopes(x, values, alpha: float = ALPHA) -> dict:
+    """Slopes of items' curves (``values``: items x checkpoints) against log10 ``x``, summarised compactly.
+
+    Rising / falling: slope of that sign with p < ``alpha``. Constant items count as slope 0, p = 1.
+    """
+    x, values = np.asarray(x, dtype=float), np.asarray(values, dtype=float)
+    keep = np.isfinite(x) & (x > 0)
+    t, values = np.log10(x[keep]), values[:, keep]
+    n_items = len(values)
+    if n_items == 0 or len(t) < 3 or np.ptp(t) == 0:
+        return {"n_items": n_items, "checkpoints": len(t), "rising_share": None, "falling_share": None,
+                "median_slope": None, "histogram": None,
+                "note": f"{len(t)} checkpoint(s) with a positive x; slopes need 3"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        result = stats.pearsonr(np.broadcast_to(t, values.shape), values, axis=1)
+    constant = ~np.isfinite(result.statistic)
+    slope = np.where(constant, 0.0, np.nan_to_num(result.statistic) * values.std(axis=1) / t.std())
+    significant = ~constant & (np.nan_to_num(result.pvalue, nan=1.0) < alpha)
+    counts, edges = np.histogram(slope, bins=HISTOGRAM_BINS)
+    return {
+        "n_items": n_items, "checkpoints": len(t),
+        "rising_share": float(np.mean(significant & (slope > 0))),
+        "falling_share": float(np.mean(significant & (slope < 0))),
+        "median_slope": float(np.median(slope)),
+        "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
+    }
