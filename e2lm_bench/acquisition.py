@@ -3,8 +3,8 @@
 Age of acquisition follows Chang & Bergen 2022 ("Word acquisition in neural language models"), as the BabyLM
 2025 evaluation pipeline uses it: a four-parameter sigmoid of accuracy against log10 training amount, and the
 point where the fitted curve crosses halfway between chance and its fitted ceiling. A number is given only for a
-crossing inside the observed range of a curve that rises (Spearman against log x, one-sided): a curve that does
-not, a fit that fails, a sigmoid no better than a constant (F-test), or a ceiling at or below chance are statuses,
+crossing inside the observed range of a curve that rises (Spearman against log x, one-sided, or a fitted step of a
+quarter of the way from chance to a perfect score or more): a curve that does not, a fit that fails, a sigmoid no better than a constant (F-test), or a ceiling at or below chance are statuses,
 never numbers.
 
 Item slopes: each item's margin against log10 training amount (the same t-test as ``scipy.stats.linregress``,
@@ -24,6 +24,7 @@ from scipy.special import expit
 
 DEFAULT_CHANCE = 0.5  # two-way minimal pairs
 ALPHA = 0.05
+STEP_RISE = 0.25
 MIN_POINTS = 5  # four parameters and one residual degree of freedom for the F-test
 HISTOGRAM_BINS = 10
 MAX_STEEPNESS = 100.0  # slope bound, in units of 1 / (observed log10 range)
@@ -54,16 +55,29 @@ def sigmoid(t, floor, ceiling, midpoint, slope):
 
 
 def _fit(t: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least squares from two starts, a gentle rise over the whole range and a steep one at the largest jump
+    between neighbouring checkpoints, keeping the better: from the first alone, a curve that steps between
+    two late checkpoints runs the optimiser out of evaluations."""
     span = np.ptp(t)
-    p0 = [y.min(), y.max(), float(np.median(t)), 4.0 / span]
+    order = np.argsort(t)
+    jump = int(np.argmax(np.diff(y[order])))
+    starts = ([y.min(), y.max(), float(np.median(t)), 4.0 / span],
+              [y.min(), y.max(), float(t[order][jump:jump + 2].mean()), MAX_STEEPNESS / span / 4])
     # a steeper rise than MAX_STEEPNESS over the observed range is a step that checkpoints cannot place, and an
     # unbounded slope lets the optimiser chase one for thousands of evaluations
     bounds = ([y.min() - np.ptp(y), y.min() - np.ptp(y), t.min() - span, 0.0],
               [y.max() + np.ptp(y), y.max() + np.ptp(y), t.max() + span, MAX_STEEPNESS / span])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", OptimizeWarning)  # an unestimated covariance does not matter here
-        params, _ = curve_fit(sigmoid, t, y, p0=p0, bounds=bounds, maxfev=MAX_EVALUATIONS)
-    return params
+    fits, failure = [], None
+    for p0 in starts:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OptimizeWarning)  # an unestimated covariance does not matter here
+            try:
+                fits.append(curve_fit(sigmoid, t, y, p0=p0, bounds=bounds, maxfev=MAX_EVALUATIONS)[0])
+            except RuntimeError as err:
+                failure = err
+    if not fits:
+        raise failure
+    return min(fits, key=lambda params: float(np.sum((y - sigmoid(t, *params)) ** 2)))
 
 
 def age_of_acquisition(x, y, chance: float = DEFAULT_CHANCE, alpha: float = ALPHA) -> Acquisition:
@@ -83,15 +97,20 @@ def age_of_acquisition(x, y, chance: float = DEFAULT_CHANCE, alpha: float = ALPH
         return status(NOT_LEARNED, "flat curve")
     if y.max() <= chance:  # no fit needed: halfway above chance is never reached in the observed range
         return status(NOT_LEARNED, f"no checkpoint scores above chance {chance:g}")
-    # a steep sigmoid fits a jump in noise as well as a step in learning; a curve that is learned also rises
+    # A steep sigmoid fits a jump in noise as well as a step in learning, so a learned curve must also rise:
+    # a rank trend, or, for a step late in few checkpoints (which a rank test misses), a fitted rise of at
+    # least STEP_RISE of the way from chance to a perfect score.
     rising = stats.spearmanr(t, y, alternative="greater").pvalue
-    if not rising < alpha:
-        return status(NOT_LEARNED, f"the curve does not rise (Spearman one-sided p={rising:.3g})")
     try:
         params = _fit(t, y)
     except (RuntimeError, ValueError) as err:
+        if not rising < alpha:
+            return status(NOT_LEARNED, f"the curve does not rise (Spearman one-sided p={rising:.3g}; no sigmoid fit)")
         return status(NO_FIT, f"sigmoid fit did not converge ({err})")
     floor, ceiling, midpoint, slope = params
+    if not rising < alpha and not ceiling - floor >= STEP_RISE * (1 - chance):
+        return status(NOT_LEARNED, f"the curve does not rise (Spearman one-sided p={rising:.3g}; fitted rise "
+                      f"{ceiling - floor:.3g} < {STEP_RISE:g} of the way from chance to 1)", params)
     rss = float(np.sum((y - sigmoid(t, *params)) ** 2))
     rss_flat = float(np.sum((y - y.mean()) ** 2))
     residual_df = len(t) - 4

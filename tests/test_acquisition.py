@@ -125,3 +125,12 @@ def test_score_results_fits_every_acc_curve_on_tokens_else_steps():
     by_step = score_results(_table({"learner": _planted(8.0)}, tokens=False), chance=0.25)
     assert by_step["acquisition"]["learner"]["zorro_x"]["axis"] == "step"
     assert by_step["acquisition"]["learner"]["zorro_x"]["chance"] == 0.25
+
+
+def test_a_late_step_is_learned_between_its_checkpoints():
+    """Chance for six checkpoints then right from the seventh: a rank test over 8 points misses it; the fit does not."""
+    steps = np.array([1, 3, 7, 18, 46, 118, 308, 800])
+    y = np.array([0.5, 0.54, 0.52, 0.52, 0.48, 0.52, 1.0, 1.0])
+    result = age_of_acquisition(steps, y)
+    assert result.status == LEARNED and 118 < result.aoa < 308
+    assert age_of_acquisition(steps, np.array([0.5, 0.54, 0.52, 0.52, 0.48, 0.52, 0.56, 0.5])).status == NOT_LEARNED

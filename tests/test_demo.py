@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from matplotlib.image import imread
 
 from e2lm_bench.cli import main
 from e2lm_bench.demo.pipeline import STAGES, DemoSettings, run_demo
@@ -20,8 +21,11 @@ def test_demo_learns_the_grammar_on_a_small_budget(tmp_path):
     """What the README claims, at test scale: well above chance and above the first checkpoint.
 
     llama-tiny for 300 steps (about 25 s here); on seeds 0-5 the final Zorro-style mean was 0.80-0.87
-    from 0.51-0.58 at step 1, its mean margin rose by 2.7-4.0 nats, dialogue reached 0.93-0.99 and
-    lexical decision 0.97-0.99, so the thresholds leave several standard errors of room.
+    from 0.51-0.58 at step 1, its mean margin rose by 2.7-4.0 nats and dialogue reached 0.93-0.99. With
+    the token-matched lexical decision pairs, seed 0 gave Zorro-style 0.56 -> 0.83 (margin +3.3 nats),
+    dialogue 0.995 (words) and 0.97 (tokens), and lexical decision 0.41 at step 1, 0.87 at step 17 and
+    0.99 at step 300: near chance before training, so its rise is asserted too. The full demo's lexical
+    decision peaks mid-training (0.57 -> 0.96 at step 46 -> 0.81 at step 800), hence the low final bar.
     """
     settings = DemoSettings(output=tmp_path / "demo", train_utterances=6_000, dev_utterances=200,
                             pairs_per_paradigm=20, preset="llama-tiny", learning_rate=5e-3, max_steps=300,
@@ -35,12 +39,28 @@ def test_demo_learns_the_grammar_on_a_small_budget(tmp_path):
 
     table = read_results(tmp_path / "demo" / "eval")
     zorro = table[table["task"].str.startswith("zorro_")].groupby(["metric", "step"])["value"].mean()
-    assert len(summary["final_acc"]) == 14 and set(summary["mean_sq"]) == {"acc", "margin"}
+    assert len(summary["final_acc"]) == 15 and set(summary["mean_sq"]) == {"acc", "margin"}
     assert summary["final_zorro_mean_acc"] == round(zorro["acc"][300], 4)
     assert summary["final_zorro_mean_acc"] >= 0.72 and summary["final_zorro_mean_acc"] >= zorro["acc"][1] + 0.15
     assert zorro["margin"][300] >= zorro["margin"][1] + 2.0
-    assert summary["final_acc"]["lexical_decision"] >= 0.9
+    lexical = table[(table["task"] == "lexical_decision") & (table["metric"] == "acc")].set_index("step")["value"]
+    assert summary["final_acc"]["lexical_decision"] == round(lexical[300], 4) >= 0.75
+    assert lexical[1] <= 0.65 and lexical[300] >= lexical[1] + 0.2
     assert summary["final_acc"]["dialogue_minpairs_words"] >= 0.8
+    assert summary["final_acc"]["dialogue_minpairs_tokens"] >= 0.8
+
+    # the measures beyond SQ: intervals from the item bootstrap, and the AoA and item-slope figures rendered
+    scores = json.loads((tmp_path / "demo" / "eval" / "scores.json").read_text())
+    assert scores["settings"]["bootstrap"] == 200 and any(b["sq_ci"] for b in scores["benchmarks"])
+    assert {"model"} == set(scores["acquisition"]) == set(scores["item_slopes"])
+    report = (tmp_path / "demo" / "eval" / "report.md").read_text()
+    plots = tmp_path / "demo" / "eval" / "plots"
+    for pattern in ("aoa_zorro_*.png", "item_slopes_model_zorro_*.png"):
+        (path,) = plots.glob(pattern)
+        assert f"](plots/{path.name})" in report
+        image = imread(path)
+        assert image.shape[0] >= 150 and image.shape[1] >= 400
+        assert np.ptp(image[..., :3]) > 0.5  # drawn on, not a blank canvas
 
 
 def test_demo_with_rl_adds_an_rl_series_and_a_rising_reward(tmp_path):

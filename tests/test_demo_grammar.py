@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from e2lm_bench.data import DIALOGUE_FIELDS, LEXICAL_FIELDS, ZORRO_PARADIGMS, read_jsonl, read_pair_lines, zorro_task_name
 from e2lm_bench.demo import eval_sets, vocabulary
 from e2lm_bench.demo.corpus import generate_corpus, write_corpus
-from e2lm_bench.demo.eval_sets import write_eval_sets
+from e2lm_bench.demo.eval_sets import lexical_rows, pseudo_corpus, pseudo_words, write_eval_sets
 from e2lm_bench.lm_eval_tasks import TASKS_DIR
 
 PAIRS = 200
@@ -67,7 +68,11 @@ def test_corpus_files(tmp_path):
     train = (tmp_path / "demo.train").read_text(encoding="utf-8")
     dev = (tmp_path / "demo.dev").read_text(encoding="utf-8")
     assert train.endswith("\n") and dev.endswith("\n")
-    assert train.splitlines() + dev.splitlines() == generate_corpus(550, seed=0)
+    utterances, sizes = generate_corpus(550, seed=0), []
+    for line in train.splitlines() + dev.splitlines():  # each line: the next 1 to 3 utterances, in order
+        size = next(k for k in (1, 2, 3) if line == " ".join(utterances[sum(sizes):sum(sizes) + k]))
+        sizes.append(size)
+    assert sum(sizes) == 550 and len(train.splitlines()) < 500 and set(sizes) == {1, 2, 3}
 
 
 def test_utterances_are_short_lower_case_and_punctuated(corpus):
@@ -88,9 +93,10 @@ def test_corpus_says_exactly_the_lexicon(corpus_words):
 def test_written_tasks(eval_dir, pairs):
     _, tasks = eval_dir
     assert len(pairs) >= 8 and set(pairs) <= set(ZORRO_PARADIGMS)
-    assert tasks == [zorro_task_name(p) for p in pairs] + ["dialogue_minpairs_words", "lexical_decision"]
+    dialogue = ["dialogue_minpairs_words", "dialogue_minpairs_tokens"]  # both variants, as the README says
+    assert tasks == [zorro_task_name(p) for p in pairs] + dialogue + ["lexical_decision"]
     assert "zorro" not in tasks and "dialogue_minpairs" not in tasks
-    for task in tasks[:-2]:
+    for task in tasks[:-3]:
         assert (TASKS_DIR / "zorro" / f"{task}.yaml").is_file()
 
 
@@ -184,3 +190,46 @@ def test_lexical_decision(eval_dir, corpus_words):
         assert wug not in lexicon and wug not in eval_sets.REAL_NON_LEXICON
         assert len(wug) == len(lexeme) and wug != lexeme
         assert eval_sets._onset(wug)[1] == eval_sets._onset(lexeme)[1]
+
+
+def test_pseudo_words_are_unheard_unique_and_shaped_like_their_words():
+    wugs = pseudo_words()
+    words = vocabulary.content_words()
+    assert len(wugs) >= 200 and set(wugs) <= words
+    assert len(set(wugs.values())) == len(wugs)
+    onsets = {eval_sets._onset(w)[0] for w in words}
+    for word, wug in wugs.items():
+        assert wug not in vocabulary.lexicon() and wug not in eval_sets.REAL_NON_LEXICON
+        assert len(wug) == len(word) and wug.isalpha() and wug.islower()
+        (onset, rime), (wug_onset, wug_rime) = eval_sets._onset(word), eval_sets._onset(wug)
+        assert wug_rime == rime and wug_onset != onset and wug_onset in onsets and len(wug_onset) == len(onset)
+
+
+def test_pseudo_corpus_swaps_exactly_the_words_that_have_a_pseudo_word(corpus):
+    wugs = pseudo_words()
+    for line, twin in zip(corpus[:500], pseudo_corpus(corpus[:500])):
+        assert [wugs.get(w, w) for w in line.split()] == twin.split()
+
+
+def test_lexical_pairs_are_token_matched_by_the_demo_tokenizer(corpus):
+    """On a BPE of the corpus alone every heard word is one token and no pseudo-word is, so an untrained
+    model would pick the word every time; the demo's BPE also sees the pseudo-word twin of the corpus."""
+    from e2lm_bench.demo.pipeline import DemoSettings
+    from e2lm_bench.training.tokenizer import train_bpe_tokenizer
+
+    def tokens(tokenizer, word):
+        return len(tokenizer(" " + word, add_special_tokens=False)["input_ids"])
+
+    size = DemoSettings().vocab_size
+    corpus_only = train_bpe_tokenizer(corpus, vocab_size=size)
+    assert all(tokens(corpus_only, word) == 1 < tokens(corpus_only, wug) for word, wug in pseudo_words().items())
+    with pytest.raises(ValueError, match="token-matched"):
+        lexical_rows(150, random.Random(0), corpus_only)
+
+    demo = train_bpe_tokenizer([*corpus, *pseudo_corpus(corpus)], vocab_size=size)
+    assert len(demo) <= size
+    assert all(tokens(demo, word) == tokens(demo, wug) == 1 for word, wug in pseudo_words().items())
+    rows = lexical_rows(150, random.Random(0), demo)
+    assert len({row["lexeme"] for row in rows}) == 150
+    for word in vocabulary.lexicon():  # the corpus is split as the corpus-only BPE splits it
+        assert tokens(demo, word) == tokens(corpus_only, word), word

@@ -12,15 +12,29 @@ from e2lm_bench.report import read_training_log
 from e2lm_bench.results import read_results
 
 
-def test_grammar_teacher_answers_each_continuation_with_as_many_grammatical_words():
+def test_grammar_teacher_finishes_the_cut_utterance_then_goes_on():
+    known = ["the horses did .", "*MOT: who broke the hat ? *CHI: the dog did .", "is the bird dirty ?"]
+    teacher = GrammarTeacher(0, known, fresh=0)
+    assert teacher.ending("grandpa is happy . the hor") == "ses did ."  # the cut may split a word
+    assert teacher.ending("grandpa is happy . the") == " horses did ."
+    # an answer continues its exchange: the start before "*CHI:" is the one that begins a line
+    assert teacher.ending("uh oh ! *MOT: who broke the hat ? *CHI: the") == " dog did ."
+    assert teacher.ending("grandpa is happy . is the bird dirty ?") == ""  # it ended with the context
+    assert teacher.ending("happy . a zebra") == "" and teacher.ending("no utterance starts here") == ""
+
     completions = [" the dog is", " *CHI: yes he is . the cat", ""]
-    corrections = GrammarTeacher(0)(["ctx"] * 3, completions)
-    assert len(corrections) == 3 and all(text.startswith(" ") for text in corrections)
+    contexts = ["grandpa is happy . the hor", "is it . is the", "ok"]
+    corrections = GrammarTeacher(0, known, fresh=0)(contexts, completions)
+    assert corrections[0].startswith("ses did . ") and corrections[1].startswith(" bird dirty ? ")
+    assert corrections[2].startswith(" ") and corrections[2].split()[0] != ""
     for text, completion in zip(corrections, completions):
         assert len(text.split()) >= max(1, len(completion.split()))
-    assert corrections == GrammarTeacher(0)(["ctx"] * 3, completions)  # seeded: a demo run repeats
-    assert corrections != GrammarTeacher(1)(["ctx"] * 3, completions)
-    assert not any(held_out(" ".join(GrammarTeacher(seed).words(1))) for seed in range(50))
+    corrections = GrammarTeacher(0, known)(contexts, completions)  # with a pool of fresh utterances
+    assert corrections == GrammarTeacher(0, known)(contexts, completions)  # seeded: a demo run repeats
+    assert corrections != GrammarTeacher(1, known)(contexts, completions)
+    teacher = GrammarTeacher(0, fresh=2_000)
+    assert teacher.pool and not any(held_out(line) for line in teacher.pool)
+    assert not any(held_out(" ".join(GrammarTeacher(seed, fresh=0).words(1))) for seed in range(50))
 
 
 def test_demo_with_interaction_evaluates_the_round_series(tmp_path):

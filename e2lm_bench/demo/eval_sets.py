@@ -4,13 +4,20 @@ Each good sentence is an output of the same rules as the corpus, drawn from the 
 :func:`~e2lm_bench.demo.corpus.held_out` reserves; its bad twin breaks one rule with a one-word change
 (or by swapping subject and object). Dialogue pairs reject the answer to another kind of question;
 lexical decision pairs each heard content word with a pseudo-word that was never heard.
+
+A model scores a lexical decision item by the summed log-probability of each word's tokens, so an
+untrained model prefers whichever word has fewer tokens. A BPE of the demo's size trained on the corpus
+alone makes every heard word one token and every pseudo-word two to five: accuracy 1.0 before training.
+The demo's tokenizer is therefore trained on the corpus and its :func:`pseudo_corpus` twin, and only
+pairs whose two words get the same number of tokens are asked: the tokenizer cannot tell a word from a
+pseudo-word, only the model's training can.
 """
 
 from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from e2lm_bench.atomic import atomic_write_text
@@ -248,9 +255,28 @@ def pseudo_words() -> dict[str, str]:
     return wugs
 
 
-def lexical_rows(n: int, rng: random.Random) -> list[dict[str, str]]:
-    """``n`` content words drawn by ``rng``, each with its pseudo-word."""
+def pseudo_corpus(lines: Iterable[str]) -> Iterator[str]:
+    """The lines with every word that has a pseudo-word replaced by it.
+
+    Tokenizer training text only: with it beside the corpus, each pseudo-word is as frequent as its word,
+    so BPE merges the two alike and neither is favoured by its token count.
+    """
     wugs = pseudo_words()
+    for line in lines:
+        yield " ".join(wugs.get(word, word) for word in line.split())
+
+
+def lexical_rows(n: int, rng: random.Random, tokenizer=None) -> list[dict[str, str]]:
+    """``n`` content words drawn by ``rng``, each with its pseudo-word; with a ``tokenizer``, only words
+    whose pseudo-word has as many tokens as the word (as the task scores them, after a space)."""
+    wugs = pseudo_words()
+    if tokenizer is not None:
+        def tokens(word: str) -> int:
+            return len(tokenizer(" " + word, add_special_tokens=False)["input_ids"])
+
+        wugs = {word: wug for word, wug in wugs.items() if tokens(word) == tokens(wug)}
+    if len(wugs) < n:
+        raise ValueError(f"only {len(wugs)} token-matched lexical decision pairs, {n} asked for")
     return [{"lexeme": word, "wug": wugs[word]} for word in rng.sample(sorted(wugs), n)]
 
 
@@ -258,11 +284,12 @@ DIALOGUE_ROWS = 200
 LEXICAL_ROWS = 150
 
 
-def write_eval_sets(data_dir: str | Path, pairs_per_paradigm: int = 200, seed: int = 1) -> list[str]:
+def write_eval_sets(data_dir: str | Path, pairs_per_paradigm: int = 200, seed: int = 1, tokenizer=None) -> list[str]:
     """Write the evaluation sets in the task layout under ``data_dir``; returns the lm-eval task names.
 
     Only the paradigms in :data:`PARADIGMS` are written, those whose contrast the corpus teaches; the
     group names ("zorro", "dialogue_minpairs") are not returned, since a group loads all of its tasks.
+    ``tokenizer``, the one the evaluated models use, keeps the lexical decision pairs token-matched.
     """
     data_dir = Path(data_dir)
     rng = random.Random(seed)
@@ -271,5 +298,6 @@ def write_eval_sets(data_dir: str | Path, pairs_per_paradigm: int = 200, seed: i
         atomic_write_text(data_dir / "zorro" / f"{paradigm}.txt", "\n".join(lines))
     for variant, by in DIALOGUE_MATCH.items():
         write_jsonl(data_dir / "dialogue_minpairs" / f"dialogue_eval_{variant}.jsonl", dialogue_rows(DIALOGUE_ROWS, rng, by))
-    write_jsonl(data_dir / "lexical_decision" / "lexical_decision.jsonl", lexical_rows(LEXICAL_ROWS, rng))
-    return [zorro_task_name(p) for p in PARADIGMS] + ["dialogue_minpairs_words", "lexical_decision"]
+    write_jsonl(data_dir / "lexical_decision" / "lexical_decision.jsonl", lexical_rows(LEXICAL_ROWS, rng, tokenizer))
+    dialogue = [f"dialogue_minpairs_{variant}" for variant in DIALOGUE_MATCH]
+    return [zorro_task_name(p) for p in PARADIGMS] + dialogue + ["lexical_decision"]

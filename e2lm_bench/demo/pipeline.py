@@ -1,6 +1,7 @@
 """``e2lm-bench demo``: the whole package offline in a few CPU minutes.
 
-A grammar of child-directed speech gives a corpus and matching evaluation sets; a tiny Llama trains on
+A grammar of child-directed speech gives a corpus and matching evaluation sets; a BPE is trained on the
+corpus and its pseudo-word twin, so lexical decision can ask token-matched pairs; a tiny Llama trains on
 the corpus and saves checkpoints log-uniformly over training; the trajectory runner evaluates every
 checkpoint; the curves are scored and written into a report. ``stages=("rl",)`` adds RLOO on the
 grammar's own teacher answers (:mod:`e2lm_bench.demo.rl`), evaluated beside the pretraining series;
@@ -29,7 +30,9 @@ class DemoSettings:
     dev_utterances: int = 2_000
     pairs_per_paradigm: int = 100
     preset: str = "llama-demo"
-    vocab_size: int = 1_000
+    # Room for every heard word and every pseudo-word to be one token (1,143 entries; the corpus alone needs
+    # 834), so the pseudo-word twin leaves the corpus's tokenization as it is (see _train_tokenizer).
+    vocab_size: int = 1_200
     block_size: int = 64
     batch_size: int = 32
     max_steps: int = 800
@@ -53,6 +56,7 @@ class DemoSettings:
 def run_demo(settings: DemoSettings) -> dict:
     """Run every step; returns the summary that is also written to ``OUTPUT/demo_summary.json``."""
     from e2lm_bench.atomic import atomic_write_text
+    from e2lm_bench.bootstrap import read_item_values
     from e2lm_bench.demo.corpus import write_corpus
     from e2lm_bench.demo.eval_sets import write_eval_sets
     from e2lm_bench.report import write_report
@@ -67,10 +71,12 @@ def run_demo(settings: DemoSettings) -> dict:
     out = Path(settings.output)
     clock = _Clock()
     corpus = write_corpus(out / "corpus", settings.train_utterances, settings.dev_utterances, seed=settings.seed)
-    tasks = write_eval_sets(out / "data", pairs_per_paradigm=settings.pairs_per_paradigm, seed=settings.seed + 1)
+    tokenizer = _train_tokenizer(corpus, settings.vocab_size, out / "tokenizer")
+    tasks = write_eval_sets(out / "data", pairs_per_paradigm=settings.pairs_per_paradigm, seed=settings.seed + 1,
+                            tokenizer=tokenizer)
     clock.lap("data")
     series = pretrain(PretrainConfig(
-        corpus=corpus, output=out / "model", preset=settings.preset, vocab_size=settings.vocab_size,
+        corpus=corpus, output=out / "model", preset=settings.preset, tokenizer=str(out / "tokenizer"),
         block_size=settings.block_size, batch_size=settings.batch_size, learning_rate=settings.learning_rate,
         weight_decay=0.1, warmup_steps=settings.max_steps // 20, max_steps=settings.max_steps,
         save=f"log:{settings.checkpoints}", seed=settings.seed, resume=True,
@@ -95,7 +101,9 @@ def run_demo(settings: DemoSettings) -> dict:
                                         batch_size=64))
     clock.lap("evaluate")
     table = read_results(out / "eval")
-    scores = score_results(table, x="step")
+    # per-item samples give item slopes and 95% intervals; 200 replicates cost a few seconds here
+    items = read_item_values(out / "eval", table, extra_metrics=("margin",))
+    scores = score_results(table, x="step", items=items, bootstrap=200, seed=settings.seed)
     atomic_write_text(out / "eval" / "scores.json", json.dumps(scores, indent=1, allow_nan=False))
     report = write_report(out / "eval", table=table, scores=scores, reward_logs=reward_logs,
                           round_logs=round_logs)
@@ -114,6 +122,18 @@ def run_demo(settings: DemoSettings) -> dict:
         summary["interaction"] = round_summary(read_training_log(round_logs["interaction"]), table, "interaction")
     atomic_write_text(out / "demo_summary.json", json.dumps(summary, indent=1))
     return summary
+
+
+def _train_tokenizer(corpus: Path, vocab_size: int, output: Path):
+    """A BPE trained on the corpus and its pseudo-word twin, saved to ``output``, so lexical decision pairs
+    can be matched in token count (see :mod:`e2lm_bench.demo.eval_sets`)."""
+    from e2lm_bench.demo.eval_sets import pseudo_corpus
+    from e2lm_bench.training.tokenizer import train_bpe_tokenizer
+
+    lines = (corpus / "demo.train").read_text(encoding="utf-8").splitlines()
+    tokenizer = train_bpe_tokenizer([*lines, *pseudo_corpus(lines)], vocab_size=vocab_size)
+    tokenizer.save_pretrained(output)
+    return tokenizer
 
 
 def _train_rl(settings: DemoSettings, series: Path, out: Path) -> Path:
