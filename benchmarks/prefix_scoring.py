@@ -36,21 +36,6 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def build_requests(name: str, limit: int):
-    """The Instances lm-eval's evaluator would hand the model for a task or group of ours."""
-    from e2lm_bench.harness import silence_custom_dataset_hint, task_manager_class
-
-    silence_custom_dataset_hint()
-    instances = []
-    for _, task in sorted(task_manager_class(skip_builtin=True)().load([name])["tasks"].items()):
-        if task.get_config("num_fewshot") is None:
-            task.set_config(key="num_fewshot", value=0)
-        task.set_fewshot_seed(seed=1234)
-        task.build_all_requests(limit=limit, rank=0, world_size=1)
-        instances += task.instances
-    return instances
-
-
 def timed(lm, requests) -> tuple[float, list]:
     start = time.perf_counter()
     answers = lm.loglikelihood(requests, disable_tqdm=True)
@@ -66,6 +51,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from lm_eval.models.huggingface import HFLM
 
+    from e2lm_bench.harness import task_requests
     from e2lm_bench.prefix_lm import PrefixHFLM
 
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
@@ -75,7 +61,7 @@ def main() -> None:
         common = dict(pretrained=str(folder / "checkpoint-1"), device="cpu")
         sides = {"hf": HFLM(batch_size=batch_sizes[0], **common), "hf-prefix": PrefixHFLM(batch_size=batch_sizes[0], **common)}
         for task, target in TASKS.items():
-            requests = build_requests(task, args.limit)
+            requests = task_requests([task], limit=args.limit)
             best = {side: [] for side in sides}  # per repeat: (seconds, batch size)
             largest = 0.0
             for _ in range(args.repeat):

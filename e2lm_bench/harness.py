@@ -67,6 +67,20 @@ def silence_custom_dataset_hint() -> None:
         task_logger.addFilter(_DropCustomDatasetHint())
 
 
+def task_requests(names: list[str], include_path: str | None = None, limit: int | None = None) -> list:
+    """The Instances lm-eval's evaluator would hand a model for these tasks or groups of ours (few-shot seed 1234,
+    lm-eval's default), for comparing and timing models on exactly those requests."""
+    silence_custom_dataset_hint()
+    instances = []
+    for _, task in sorted(task_manager_class(skip_builtin=True)(include_path=include_path).load(names)["tasks"].items()):
+        if task.get_config("num_fewshot") is None:
+            task.set_config(key="num_fewshot", value=0)
+        task.set_fewshot_seed(seed=1234)
+        task.build_all_requests(limit=limit, rank=0, world_size=1)
+        instances += task.instances
+    return instances
+
+
 def task_manager_class(skip_builtin: bool):
     """lm-eval's TaskManager, also scanning our folder (and maybe not the built-ins), reading local data.
 

@@ -8,6 +8,7 @@ import json
 import pytest
 from lm_eval.models.huggingface import HFLM
 
+from e2lm_bench.harness import task_requests
 from e2lm_bench.prefix_lm import PrefixHFLM, PrefixSharingMixin
 from e2lm_bench.sample_data import SAMPLE_DATA_DIR
 from e2lm_bench.series_lm import SeriesLM
@@ -39,31 +40,16 @@ def write_mc_task(root):
     return root
 
 
-def build_requests(names, include_path=None, limit=None):
-    """The loglikelihood Instances lm-eval's evaluator would hand the model (default few-shot seed)."""
-    from e2lm_bench.harness import task_manager_class
-
-    instances = []
-    manager = task_manager_class(skip_builtin=True)(include_path=include_path)
-    for _, task in sorted(manager.load(names)["tasks"].items()):
-        if task.get_config("num_fewshot") is None:
-            task.set_config(key="num_fewshot", value=0)
-        task.set_fewshot_seed(seed=1234)
-        task.build_all_requests(limit=limit, rank=0, world_size=1)
-        instances += task.instances
-    return instances
-
-
 @pytest.fixture(scope="module")
 def our_requests():
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("E2LM_DATA_DIR", str(SAMPLE_DATA_DIR))
-        return build_requests(OUR_TASKS, limit=6)
+        return task_requests(OUR_TASKS, limit=6)
 
 
 @pytest.fixture(scope="module")
 def mc_requests(tmp_path_factory):
-    return build_requests(["mc4"], include_path=str(write_mc_task(tmp_path_factory.mktemp("mc4"))))
+    return task_requests(["mc4"], include_path=str(write_mc_task(tmp_path_factory.mktemp("mc4"))))
 
 
 @pytest.fixture(scope="module")
