@@ -11,8 +11,8 @@ import argparse
 
 from common import ROOT
 
-from e2lm_bench.results import load_organizer_curves
-from e2lm_bench.scoring import score_results
+from e2lm_bench.evaluation.results import load_organizer_curves
+from e2lm_bench.scores.benchmarks import score_results
 
 DEFAULT_TASKS = "arc_challenge,hellaswag,mmlu,mmluvar,piqa,sciq,winogrande"
 

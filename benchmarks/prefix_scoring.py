@@ -44,15 +44,15 @@ def timed(lm, requests) -> tuple[float, list]:
 
 def main() -> None:
     args = arguments()
-    from e2lm_bench.sample_data import SAMPLE_DATA_DIR
+    from e2lm_bench.taskdata.sample import SAMPLE_DATA_DIR
 
     os.environ["E2LM_DATA_DIR"] = str(SAMPLE_DATA_DIR)
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     torch.set_num_threads(args.threads)
     from lm_eval.models.huggingface import HFLM
 
-    from e2lm_bench.harness import task_requests
-    from e2lm_bench.prefix_lm import PrefixHFLM
+    from e2lm_bench.evaluation.harness import task_requests
+    from e2lm_bench.evaluation.prefix_lm import PrefixHFLM
 
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     rows = []

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from common import ROOT
 
-from e2lm_bench.results import read_results
-from e2lm_bench.trajectory import TrajectoryConfig, run_trajectory
+from e2lm_bench.evaluation.results import read_results
+from e2lm_bench.evaluation.trajectory import TrajectoryConfig, run_trajectory
 
 
 def main() -> None:

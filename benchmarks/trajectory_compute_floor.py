@@ -26,7 +26,7 @@ SHAPE = dict(hidden_size=512, intermediate_size=1376, num_hidden_layers=8, num_a
 def build_model(folder: Path) -> Path:
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from e2lm_bench.sample_data import sample_tokenizer
+    from e2lm_bench.training.tokenizer import sample_tokenizer
 
     tokenizer = sample_tokenizer()
     torch.manual_seed(0)
@@ -42,7 +42,7 @@ def main() -> None:
     args = task_arguments(__doc__, limit=100)
     os.environ["E2LM_DATA_DIR"] = args.data_dir
 
-    from e2lm_bench import series_lm, trajectory
+    from e2lm_bench.evaluation import series_lm, trajectory
 
     batches, scoring = [], []
     model_call, loglikelihood = series_lm.SeriesLM._model_call, series_lm.SeriesLM.loglikelihood

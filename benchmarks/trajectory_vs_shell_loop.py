@@ -22,8 +22,8 @@ from common import ROOT, task_arguments
 
 
 def build_series(root: Path, steps=(1000, 2000, 3000, 4000)) -> Path:
-    from e2lm_bench.sample_data import sample_tokenizer
     from e2lm_bench.training.baselines import save_untrained_model
+    from e2lm_bench.training.tokenizer import sample_tokenizer
 
     tokenizer = sample_tokenizer()
     for seed, step in enumerate(steps):

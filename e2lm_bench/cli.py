@@ -8,9 +8,10 @@ import json
 import sys
 from pathlib import Path
 
+from e2lm_bench.devices import DTYPES
 from e2lm_bench.errors import UserError
-from e2lm_bench.harness import resolve_data_dir
-from e2lm_bench.model_options import DTYPES, parse_model_args
+from e2lm_bench.evaluation.harness import resolve_data_dir
+from e2lm_bench.evaluation.model_args import parse_model_args
 
 EVAL_HELP = """\
 usage: e2lm-bench eval [--data-dir DIR|sample] <any lm_eval arguments>
@@ -29,12 +30,12 @@ def _defaults(config_class) -> dict:
 
 def _build_parser() -> argparse.ArgumentParser:
     from e2lm_bench.demo.pipeline import DemoSettings
+    from e2lm_bench.evaluation.trajectory import SCORERS, TrajectoryConfig
     from e2lm_bench.training.interaction_config import BACKENDS as INTERACTION_BACKENDS
     from e2lm_bench.training.interaction_config import InteractionConfig
     from e2lm_bench.training.pretrain_config import PretrainConfig
     from e2lm_bench.training.rl_config import ALGORITHMS, SEED_BETA_LR, SEED_BETA_LR_BY_REWARD, RLConfig
     from e2lm_bench.training.teacher import BACKENDS, MomScoreConfig, TeacherConfig
-    from e2lm_bench.trajectory import SCORERS, TrajectoryConfig
 
     parser = argparse.ArgumentParser(prog="e2lm-bench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -304,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "eval":  # everything after `eval` belongs to lm_eval
         if any(a in ("-h", "--help") for a in argv[1:2]) or len(argv) == 1:
             print(EVAL_HELP)
-        from e2lm_bench.harness import run
+        from e2lm_bench.evaluation.harness import run
 
         return run(argv[1:])
     args = _build_parser().parse_args(argv)
@@ -333,13 +334,13 @@ def _load_tokenizer(name: str | None):
         from transformers import AutoTokenizer
 
         return AutoTokenizer.from_pretrained(name)
-    from e2lm_bench.sample_data import sample_tokenizer
+    from e2lm_bench.training.tokenizer import sample_tokenizer
 
     return sample_tokenizer()
 
 
 def _sample_data(args) -> int:
-    from e2lm_bench.sample_data import SAMPLE_DATA_DIR, write_sample_data
+    from e2lm_bench.taskdata.sample import SAMPLE_DATA_DIR, write_sample_data
 
     print(write_sample_data(args.output, seed=args.seed) if args.output else SAMPLE_DATA_DIR)
     return 0
@@ -351,7 +352,7 @@ CONVENTIONS_OWN_OPTIONS = {"pretrained": "the model as MODEL", "dtype": "the dty
 def _conventions(args) -> int:
     import os
 
-    from e2lm_bench.conventions import LMScorer, compare_conventions, pair_sources, task_pairs
+    from e2lm_bench.evaluation.conventions import LMScorer, compare_conventions, pair_sources, task_pairs
 
     model_args = parse_model_args(args.model_args, args.trust_remote_code)
     taken = sorted(CONVENTIONS_OWN_OPTIONS.keys() & model_args.keys())
@@ -374,7 +375,7 @@ def _conventions(args) -> int:
 def _trajectory(args) -> int:
     import os
 
-    from e2lm_bench.trajectory import TrajectoryConfig, parse_seed, parse_shard, run_trajectory
+    from e2lm_bench.evaluation.trajectory import TrajectoryConfig, parse_seed, parse_shard, run_trajectory
 
     if args.data_dir:
         os.environ["E2LM_DATA_DIR"] = str(resolve_data_dir(args.data_dir))
@@ -411,10 +412,11 @@ def _score(args) -> int:
     import pandas as pd
 
     from e2lm_bench.atomic import atomic_write_text
-    from e2lm_bench.bootstrap import read_item_values
-    from e2lm_bench.decision import parse_decision
-    from e2lm_bench.results import load_organizer_curves, read_results
-    from e2lm_bench.scoring import format_scores, score_results
+    from e2lm_bench.evaluation.results import load_organizer_curves, read_results
+    from e2lm_bench.scores.benchmarks import score_results
+    from e2lm_bench.scores.bootstrap import read_item_values
+    from e2lm_bench.scores.decision import parse_decision
+    from e2lm_bench.scores.table import format_scores
 
     source = args.results
     curves = lambda path: load_organizer_curves(path, every=args.every, max_tokens=args.max_tokens)  # noqa: E731
@@ -506,10 +508,10 @@ def _interact(args) -> int:
 
 
 def _select_items(args) -> int:
-    from e2lm_bench.hub_dataset import push_to_hub
-    from e2lm_bench.item_curves import item_curves
-    from e2lm_bench.item_selection import select_items, write_selection
-    from e2lm_bench.science_docs import load_docs
+    from e2lm_bench.early_science.docs import load_docs
+    from e2lm_bench.early_science.hub_dataset import push_to_hub
+    from e2lm_bench.early_science.item_selection import select_items, write_selection
+    from e2lm_bench.scores.item_curves import item_curves
 
     test, dev = load_docs(resolve_data_dir(args.data_dir) if args.data_dir else None, task=args.task)
     curves = item_curves(args.run, args.task, args.metric)
@@ -539,7 +541,7 @@ def _data(args) -> int:
         print(json.dumps(write_mom_scores(args.answers, args.model, args.output, config), indent=1))
         return 0
     if args.builder == "dialogue-minpairs":
-        from e2lm_bench.builders.dialogue import build_dialogue_minpairs
+        from e2lm_bench.taskdata.builders.dialogue import build_dialogue_minpairs
 
         summary = build_dialogue_minpairs(
             args.chat, args.output, match=args.match, tokenizer=args.tokenizer,
@@ -549,7 +551,7 @@ def _data(args) -> int:
         print(json.dumps(summary, indent=1))
         return 0
     if args.builder == "lexical-decision":
-        from e2lm_bench.builders.lexical import build_lexical_decision, read_word_list, vocabulary_from
+        from e2lm_bench.taskdata.builders.lexical import build_lexical_decision, read_word_list, vocabulary_from
 
         try:
             band = tuple(float(x) for x in args.frequency_band.split(",")) if args.frequency_band else None
@@ -564,11 +566,11 @@ def _data(args) -> int:
         print(json.dumps(summary, indent=1))
         return 0
     if args.builder == "minpairs-from-text":
-        from e2lm_bench.builders.minpairs import convert_suite
+        from e2lm_bench.taskdata.builders.minpairs import convert_suite
 
         print("\n".join(convert_suite(args.source, args.output, args.suite, args.bad_first).lines()))
         return 0
-    from e2lm_bench.science_pool import build_pool
+    from e2lm_bench.early_science.pool import build_pool
 
     print(build_pool(args.output, sources=tuple(s.strip() for s in args.sources.split(",")),
                      dev_per_source=args.dev_per_source, seed=args.seed, max_items=args.max_items))
@@ -602,7 +604,7 @@ def _demo(args) -> int:
 
 
 def _report(args) -> int:
-    from e2lm_bench.report import ReportError, write_report, write_runs_report
+    from e2lm_bench.report.build import ReportError, write_report, write_runs_report
 
     if len(args.runs) == 1:
         paths = write_report(args.runs[0], output=args.output)
@@ -615,7 +617,7 @@ def _report(args) -> int:
 
 
 def _register(args) -> int:
-    from e2lm_bench.registration import register, unregister
+    from e2lm_bench.evaluation.registration import register, unregister
 
     if args.undo:
         done = unregister()

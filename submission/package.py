@@ -16,10 +16,11 @@ from pathlib import Path
 import yaml
 
 from e2lm_bench.atomic import atomic_write_text
-from e2lm_bench.data import DATA_DIR_ENV
 from e2lm_bench.errors import UserError
 from e2lm_bench.submission.patch import FORK_COMMIT, build_patch, stage_folder
-from e2lm_bench.submission.validate import MAX_DOCS, MIN_DOCS, Validation, find_task_yaml, validate_task
+from e2lm_bench.submission.validate import Validation, find_task_yaml, validate_task
+from e2lm_bench.taskdata.e2lm_rules import MAX_DOCS, MIN_DOCS
+from e2lm_bench.taskdata.sources import DATA_DIR_ENV
 
 DEFAULT_OUTPUT = Path("build/submission")
 TOKEN_ENV = "HF_TOKEN"

@@ -22,11 +22,10 @@ from pathlib import Path
 
 import yaml
 
-from e2lm_bench.data import DATA_DIR_ENV, HUB_TASK_FOLDERS, local_split_overrides
 from e2lm_bench.errors import UserError
-from e2lm_bench.leakage import answer_in_prompt
+from e2lm_bench.taskdata.e2lm_rules import MAX_DOCS, MIN_DOCS, answer_in_prompt
+from e2lm_bench.taskdata.sources import DATA_DIR_ENV, HUB_TASK_FOLDERS, local_split_overrides
 
-MIN_DOCS, MAX_DOCS = 100, 15_000  # competition rule: every benchmark has 100-15,000 samples (reference §7)
 LEAK_EXAMPLES = 5
 # A Hub repository id; datasets' own builders (json, csv, parquet, ...) have no owner part.
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
@@ -78,7 +77,7 @@ def is_hub_id(value) -> bool:
 def find_task_yaml(task_name: str, root: Path | None = None) -> Path:
     """The YAML below ``root`` (default: our task folder) whose ``task:`` is ``task_name``."""
     if root is None:
-        from e2lm_bench.harness import tasks_dir
+        from e2lm_bench.evaluation.harness import tasks_dir
 
         root = tasks_dir()
     found, names = [], set()
@@ -175,7 +174,7 @@ def load_task(task_dir: Path, task_yaml: Path, task_name: str, local_data: dict 
     """The task as lm-eval's TaskManager indexes and builds it from ``task_dir`` (on the local copy if given)."""
     from lm_eval.tasks._yaml_loader import load_yaml
 
-    from e2lm_bench.harness import task_manager_class
+    from e2lm_bench.evaluation.harness import task_manager_class
 
     index_log = logging.getLogger("lm_eval.tasks._index")
     drop = _DropShadowingWarning()

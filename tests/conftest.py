@@ -56,7 +56,7 @@ def random_logits_dir(tmp_path_factory, tokenizer_bos):
 
 def write_data_dir(root: Path) -> Path:
     """A complete E2LM_DATA_DIR: every task reads from it."""
-    from e2lm_bench.data import ZORRO_PARADIGMS
+    from e2lm_bench.taskdata.sources import ZORRO_PARADIGMS
 
     (root / "dialogue_minpairs").mkdir(parents=True)
     for variant in ("words", "tokens"):

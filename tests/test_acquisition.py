@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy.stats import linregress
 
-from e2lm_bench.acquisition import (
+from e2lm_bench.scores.acquisition import (
     BEFORE_FIRST,
     LEARNED,
     NO_FIT,
@@ -17,7 +17,7 @@ from e2lm_bench.acquisition import (
     item_slopes,
     sigmoid,
 )
-from e2lm_bench.scoring import score_results
+from e2lm_bench.scores.benchmarks import score_results
 
 LOG_TOKENS = np.linspace(6.0, 10.0, 17)  # checkpoint spacing 0.25 in log10 tokens
 SPACING = 0.25

@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from e2lm_bench.bootstrap import interval, read_item_values, resampled_curves, resampling_weights
 from e2lm_bench.cli import main
-from e2lm_bench.results import COLUMNS, RESULTS_CSV, samples_path
-from e2lm_bench.scoring import SignalQualityWarning, score_results, signal_quality, signal_quality_batch
+from e2lm_bench.evaluation.results import COLUMNS, RESULTS_CSV, samples_path
+from e2lm_bench.scores.benchmarks import score_results
+from e2lm_bench.scores.bootstrap import interval, read_item_values, resampled_curves, resampling_weights
+from e2lm_bench.scores.signal_quality import SignalQualityWarning, signal_quality, signal_quality_batch
 
 STEPS = [100, 200, 300, 400, 500, 600, 700, 800]
 SUBTASKS = ("zorro_x", "zorro_y")

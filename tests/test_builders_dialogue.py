@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from e2lm_bench.builders.dialogue import build_dialogue_minpairs, clean_utterance
-from e2lm_bench.data import DIALOGUE_FIELDS, DataError, read_jsonl
+from e2lm_bench.taskdata.builders.dialogue import build_dialogue_minpairs, clean_utterance
+from e2lm_bench.taskdata.readers import DataError, read_jsonl
+from e2lm_bench.taskdata.sources import DIALOGUE_FIELDS
 from e2lm_bench.training.tokenizer import train_bpe_tokenizer
 
 HEADER = (
@@ -185,7 +186,7 @@ def test_no_child_turns_and_no_files(corpus, tmp_path):
 def test_words_file_runs_in_lm_eval(corpus, tmp_path, llama_dir, monkeypatch):
     from lm_eval import simple_evaluate
 
-    from e2lm_bench.harness import task_manager_class
+    from e2lm_bench.evaluation.harness import task_manager_class
 
     build_dialogue_minpairs([corpus], tmp_path / "out")
     monkeypatch.setenv("E2LM_DATA_DIR", str(tmp_path / "out"))

@@ -7,8 +7,9 @@ import json
 import pytest
 import wordfreq
 
-from e2lm_bench.builders.lexical import build_lexical_decision, read_word_list, segments
-from e2lm_bench.data import LEXICAL_FIELDS, DataError, read_jsonl
+from e2lm_bench.taskdata.builders.lexical import build_lexical_decision, read_word_list, segments
+from e2lm_bench.taskdata.readers import DataError, read_jsonl
+from e2lm_bench.taskdata.sources import LEXICAL_FIELDS
 
 WORDS = ["dog", "happy", "milk", "ball", "table", "garden", "window", "sister", "basket", "little",
          "jump", "water", "pencil", "rabbit", "button", "kitchen", "monkey", "yellow", "summer", "candle"]
@@ -92,7 +93,7 @@ def test_no_pair_is_an_error_and_writes_nothing(tmp_path):
 def test_output_runs_through_the_lexical_decision_task(band_dir, llama_dir, monkeypatch):
     from lm_eval import simple_evaluate
 
-    from e2lm_bench.harness import task_manager_class
+    from e2lm_bench.evaluation.harness import task_manager_class
 
     root, summary = band_dir
     monkeypatch.setenv("E2LM_DATA_DIR", str(root))

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from e2lm_bench.builders.minpairs import convert_suite
-from e2lm_bench.data import DataError, read_pair_lines
+from e2lm_bench.taskdata.builders.minpairs import convert_suite
+from e2lm_bench.taskdata.readers import DataError, read_pair_lines
 from tests.conftest import SHARED_DATA
 
 
@@ -52,7 +52,7 @@ def test_shared_zorro_converts_to_the_same_suite_and_scores(tmp_path, llama_dir,
     """Acceptance: 23 paradigms x 2,000 pairs, and the zorro task scores exactly as on the shared copy."""
     from lm_eval import simple_evaluate
 
-    from e2lm_bench.harness import task_manager_class
+    from e2lm_bench.evaluation.harness import task_manager_class
 
     summary = convert_suite(SHARED_DATA / "zorro", tmp_path / "out")
     assert len(summary.pairs) == 23 and set(summary.pairs.values()) == {2000} and not summary.unknown_paradigms

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from e2lm_bench.checkpoints import babylm_words, checkpoint_axes, e2lm_iteration_to_tokens, parse_step
+from e2lm_bench.evaluation.checkpoints import babylm_words, checkpoint_axes, e2lm_iteration_to_tokens, parse_step
 
 ORGANIZER_CURVES = Path(__file__).resolve().parents[2] / "shared" / "data" / "e2lm" / "organizer_curves.json"
 

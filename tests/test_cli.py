@@ -7,8 +7,8 @@ import json
 import lm_eval.tasks
 import pytest
 
-from e2lm_bench import harness
 from e2lm_bench.cli import main
+from e2lm_bench.evaluation import harness
 
 
 @pytest.fixture
@@ -163,7 +163,7 @@ def _spy_model_kwargs(monkeypatch) -> list[dict]:
 def test_conventions_counts_pairs_per_subtask_and_passes_model_options(llama_dir, data_dir, monkeypatch, capsys):
     import torch
 
-    from e2lm_bench.data import ZORRO_PARADIGMS, zorro_task_name
+    from e2lm_bench.taskdata.sources import ZORRO_PARADIGMS, zorro_task_name
 
     monkeypatch.setenv("E2LM_DATA_DIR", "")  # --data-dir sets it; monkeypatch restores it afterwards
     calls = _spy_model_kwargs(monkeypatch)
@@ -246,7 +246,7 @@ def test_score_prints_one_note_per_short_series_and_no_python_warning(tmp_path, 
 
     import pandas as pd
 
-    from e2lm_bench.scoring import SignalQualityWarning
+    from e2lm_bench.scores.signal_quality import SignalQualityWarning
 
     rows = [{"model": model, "checkpoint": f"step_{step}", "step": step, "tokens": None, "words": None, "task": "zorro_x",
              "metric": "acc", "value": 0.5 + step / 1000 * (1 if model == "model-a" else -1), "stderr": None}

@@ -10,7 +10,7 @@ import torch
 from minicons import scorer as minicons_scorer
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from e2lm_bench.conventions import LMScorer, PairScores, compare_conventions, pair_sources, task_pairs
+from e2lm_bench.evaluation.conventions import LMScorer, PairScores, compare_conventions, pair_sources, task_pairs
 from tests.conftest import DIALOGUE_ROWS, SENTENCES, SHARED_DATA
 
 DIALOGUE_TEXTS = [row["prompt"] + " " + row[key] for row in DIALOGUE_ROWS for key in ("chosen", "rejected")]

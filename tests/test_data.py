@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from e2lm_bench.data import DataError, dialogue_minpairs_rows, read_jsonl, read_pair_lines, zorro_rows
+from e2lm_bench.taskdata.readers import DataError, read_jsonl, read_pair_lines
+from e2lm_bench.taskdata.sources import dialogue_minpairs_rows, zorro_rows
 
 
 def _write(path, text: str | bytes):
@@ -101,7 +102,7 @@ def test_hub_source_is_used_without_data_dir(monkeypatch):
 
 
 def test_zorro_default_source_is_the_pinned_suite_file(monkeypatch, tmp_path):
-    from e2lm_bench import data
+    from e2lm_bench.taskdata import sources as data
 
     fetched = []
 

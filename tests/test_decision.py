@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from e2lm_bench.cli import main
-from e2lm_bench.decision import Decision, accuracy, decision_curve, final_values, parse_decision
 from e2lm_bench.errors import UserError
-from e2lm_bench.scoring import score_results
+from e2lm_bench.scores.benchmarks import score_results
+from e2lm_bench.scores.decision import Decision, accuracy, decision_curve, final_values, parse_decision
 
 X = [100.0, 200.0, 300.0, 400.0, 500.0, 600.0]
 # targets end ordered t1 > t2 > t3; the small models are reversed until x = 300 and ordered from x = 400 on

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from e2lm_bench.data import DIALOGUE_FIELDS, LEXICAL_FIELDS, ZORRO_PARADIGMS, read_jsonl, read_pair_lines, zorro_task_name
 from e2lm_bench.demo import eval_sets, vocabulary
 from e2lm_bench.demo.corpus import generate_corpus, write_corpus
 from e2lm_bench.demo.eval_sets import lexical_rows, pseudo_corpus, pseudo_words, write_eval_sets
 from e2lm_bench.lm_eval_tasks import TASKS_DIR
+from e2lm_bench.taskdata.readers import read_jsonl, read_pair_lines
+from e2lm_bench.taskdata.sources import DIALOGUE_FIELDS, LEXICAL_FIELDS, ZORRO_PARADIGMS, zorro_task_name
 
 PAIRS = 200
 PUNCTUATION_AND_TAGS = {".", "?", "!", "*MOT:", "*CHI:"}

@@ -9,9 +9,10 @@ import json
 import numpy as np
 import pytest
 
-from e2lm_bench.data import DataError, local_task_config
+from e2lm_bench.evaluation.harness import local_task_config
 from e2lm_bench.lm_eval_tasks import TASKS_DIR
-from e2lm_bench.sample_data import SAMPLE_DATA_DIR
+from e2lm_bench.taskdata.readers import DataError
+from e2lm_bench.taskdata.sample import SAMPLE_DATA_DIR
 
 TASK_DIR = TASKS_DIR / "early_science"
 
@@ -60,7 +61,7 @@ def test_local_data_switch(monkeypatch, tmp_path):
 def test_runs_five_shot_on_the_sample_and_metrics_match_the_log_likelihoods(llama_dir, monkeypatch):
     from lm_eval import simple_evaluate
 
-    from e2lm_bench.harness import task_manager_class
+    from e2lm_bench.evaluation.harness import task_manager_class
 
     monkeypatch.setenv("E2LM_DATA_DIR", str(SAMPLE_DATA_DIR))
     manager = task_manager_class(skip_builtin=True)()

@@ -127,9 +127,9 @@ def test_loss_equals_direct_computation_and_trl_simpo(tmp_path, tokenizer_bos):
 def test_rounds_form_a_series_that_lm_eval_and_the_trajectory_runner_read(full_run, tmp_path, monkeypatch):
     from lm_eval.models.huggingface import HFLM
 
-    from e2lm_bench.sample_data import SAMPLE_DATA_DIR
-    from e2lm_bench.series import discover
-    from e2lm_bench.trajectory import TrajectoryConfig, run_trajectory
+    from e2lm_bench.evaluation.series import discover
+    from e2lm_bench.evaluation.trajectory import TrajectoryConfig, run_trajectory
+    from e2lm_bench.taskdata.sample import SAMPLE_DATA_DIR
 
     root, config = full_run
     output = config.output

@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from e2lm_bench.data import DataError
-from e2lm_bench.domain_judge import judge_domain, openai_judge
+from e2lm_bench.early_science.docs import leaking_items, load_docs
+from e2lm_bench.early_science.domain_judge import judge_domain, openai_judge
+from e2lm_bench.early_science.hub_dataset import push_to_hub
+from e2lm_bench.early_science.item_selection import select_items, write_selection
 from e2lm_bench.errors import UserError
-from e2lm_bench.hub_dataset import push_to_hub
-from e2lm_bench.item_curves import item_curves
-from e2lm_bench.item_selection import select_items, write_selection
-from e2lm_bench.results import safe_name, write_part
-from e2lm_bench.science_docs import leaking_items, load_docs
+from e2lm_bench.evaluation.results import safe_name, write_part
+from e2lm_bench.scores.item_curves import item_curves
+from e2lm_bench.taskdata.readers import DataError
 
 TASK = "early_science"
 MODELS = ("org/model-a", "model-b")  # model-a's safe name carries a hash, as the runner's does

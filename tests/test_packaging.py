@@ -53,7 +53,7 @@ def test_wheel_ships_every_task_file_under_the_one_package(wheel):
     assert "lm_eval_tasks/early_science/_early_science_template" in tracked
     assert [name for name in tracked if f"e2lm_bench/{name}" not in names] == []
     assert {name.split("/")[0] for name in names if ".dist-info/" not in name} == {"e2lm_bench"}
-    assert "e2lm_bench/sample_data/early_science/test.jsonl" in names
+    assert "e2lm_bench/taskdata/sample_data/early_science/test.jsonl" in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[lm_eval.tasks]\ne2lm_bench = e2lm_bench.lm_eval_tasks" in text
@@ -66,7 +66,7 @@ def test_unpacked_wheel_runs_every_task_family(wheel, llama_dir, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     env = {
-        **os.environ, "PYTHONPATH": str(site), "E2LM_DATA_DIR": str(site / "e2lm_bench" / "sample_data"),
+        **os.environ, "PYTHONPATH": str(site), "E2LM_DATA_DIR": str(site / "e2lm_bench" / "taskdata" / "sample_data"),
         "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
     }
     # PYTHONPATH comes before site-packages, where the editable install's finder is registered.

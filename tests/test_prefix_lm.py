@@ -8,10 +8,10 @@ import json
 import pytest
 from lm_eval.models.huggingface import HFLM
 
-from e2lm_bench.harness import task_requests
-from e2lm_bench.prefix_lm import PrefixHFLM, PrefixSharingMixin
-from e2lm_bench.sample_data import SAMPLE_DATA_DIR
-from e2lm_bench.series_lm import SeriesLM
+from e2lm_bench.evaluation.harness import task_requests
+from e2lm_bench.evaluation.prefix_lm import PrefixHFLM, PrefixSharingMixin
+from e2lm_bench.evaluation.series_lm import SeriesLM
+from e2lm_bench.taskdata.sample import SAMPLE_DATA_DIR
 from tests.conftest import SENTENCES
 
 MODELS = ["llama_dir", "gpt2_dir"]

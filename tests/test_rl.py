@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from e2lm_bench.cli import main
-from e2lm_bench.data import DataError
+from e2lm_bench.taskdata.readers import DataError
 from e2lm_bench.training.rewards import make_reward
 from e2lm_bench.training.rl import RLConfig, child_turn_prompt, load_prompts, save_steps, train_rl
 from e2lm_bench.training.rl_config import seed_beta_lr
@@ -52,9 +52,9 @@ def rloo_run(tmp_path_factory, llama_dir):
 def test_checkpoints_form_a_series_that_lm_eval_and_the_trajectory_runner_load(rloo_run, llama_dir, monkeypatch, tmp_path):
     from lm_eval.models.huggingface import HFLM
 
-    from e2lm_bench.results import read_results
-    from e2lm_bench.sample_data import SAMPLE_DATA_DIR
-    from e2lm_bench.trajectory import TrajectoryConfig, run_trajectory
+    from e2lm_bench.evaluation.results import read_results
+    from e2lm_bench.evaluation.trajectory import TrajectoryConfig, run_trajectory
+    from e2lm_bench.taskdata.sample import SAMPLE_DATA_DIR
 
     output, _ = rloo_run
     assert sorted(p.name for p in output.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]

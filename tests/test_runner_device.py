@@ -6,9 +6,9 @@ import pytest
 import torch
 import transformers
 
-from e2lm_bench import trajectory
-from e2lm_bench.series import discover
-from e2lm_bench.trajectory import TrajectoryConfig
+from e2lm_bench.evaluation import trajectory
+from e2lm_bench.evaluation.series import discover
+from e2lm_bench.evaluation.trajectory import TrajectoryConfig
 
 
 def _runner(series, tmp_path, **kwargs) -> trajectory._Runner:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from e2lm_bench.trajectory import TrajectoryConfig, run_trajectory
+from e2lm_bench.evaluation.trajectory import TrajectoryConfig, run_trajectory
 from tests.conftest import SENTENCES
 
 TASK = "fewshot_yes_no"

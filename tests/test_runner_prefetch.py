@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from e2lm_bench import trajectory
-from e2lm_bench.results import read_results
-from e2lm_bench.trajectory import TrajectoryConfig, run_trajectory
+from e2lm_bench.evaluation import trajectory
+from e2lm_bench.evaluation.results import read_results
+from e2lm_bench.evaluation.trajectory import TrajectoryConfig, run_trajectory
 from tests.conftest import write_series
 
 TASK = "dialogue_minpairs_words"

@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from e2lm_bench import trajectory
 from e2lm_bench.cli import main
-from e2lm_bench.results import read_results
-from e2lm_bench.trajectory import TrajectoryConfig, TrajectoryError, run_trajectory
+from e2lm_bench.evaluation import trajectory
+from e2lm_bench.evaluation.results import read_results
+from e2lm_bench.evaluation.trajectory import TrajectoryConfig, TrajectoryError, run_trajectory
 from tests.conftest import DIALOGUE_ROWS, write_data_dir
 
 TASK = "dialogue_minpairs_words"

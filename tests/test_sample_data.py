@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from e2lm_bench import data
-from e2lm_bench.data import DIALOGUE_FIELDS, LEXICAL_FIELDS, ZORRO_PARADIGMS, read_jsonl, read_pair_lines
-from e2lm_bench.sample_data import (
+from e2lm_bench.taskdata import sources as data
+from e2lm_bench.taskdata.readers import read_jsonl, read_pair_lines
+from e2lm_bench.taskdata.sample import (
     EXCHANGES,
     OTHER_REAL_WORDS,
     REAL_WORDS,
@@ -17,6 +17,7 @@ from e2lm_bench.sample_data import (
     _split_onset,
     write_sample_data,
 )
+from e2lm_bench.taskdata.sources import DIALOGUE_FIELDS, LEXICAL_FIELDS, ZORRO_PARADIGMS
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
@@ -29,7 +30,7 @@ def generated(tmp_path_factory) -> Path:
 
 
 def test_committed_copy_is_the_seed_0_output(generated):
-    # A failure here means sample_data.py changed: rerun `python -m e2lm_bench.sample_data`.
+    # A failure here means sample_data.py changed: rerun `python -m e2lm_bench.taskdata.sample`.
     assert _snapshot(SAMPLE_DATA_DIR) == _snapshot(generated)
 
 

@@ -7,9 +7,9 @@ import json
 import datasets
 import pytest
 
-from e2lm_bench import science_pool as pool
+from e2lm_bench.early_science import pool
+from e2lm_bench.early_science.docs import load_docs
 from e2lm_bench.errors import UserError
-from e2lm_bench.science_docs import load_docs
 
 
 def sciq_row(i: int, question: str | None = None, correct: str | None = None, d1: str = "helium") -> dict:

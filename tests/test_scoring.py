@@ -13,19 +13,11 @@ import pandas as pd
 import pytest
 from scipy.stats import pearsonr, rankdata, spearmanr
 
-from e2lm_bench.results import ResultsError, load_organizer_curves
-from e2lm_bench.scoring import (
-    RECONSTRUCTION_NOTE,
-    SignalQuality,
-    SignalQualityWarning,
-    benchmark_sq,
-    format_scores,
-    global_score,
-    ranking_consistency,
-    scientific_compliance,
-    score_results,
-    signal_quality,
-)
+from e2lm_bench.evaluation.results import ResultsError, load_organizer_curves
+from e2lm_bench.scores.benchmarks import score_results
+from e2lm_bench.scores.competition import RECONSTRUCTION_NOTE, global_score, ranking_consistency, scientific_compliance
+from e2lm_bench.scores.signal_quality import SignalQuality, SignalQualityWarning, benchmark_sq, signal_quality
+from e2lm_bench.scores.table import format_scores
 
 ORGANIZER_CURVES = Path(__file__).resolve().parents[2] / "shared" / "data" / "e2lm" / "organizer_curves.json"
 needs_curves = pytest.mark.skipif(not ORGANIZER_CURVES.is_file(), reason="organizer curves not in the shared data folder")

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from e2lm_bench.results import load_organizer_curves
-from e2lm_bench.scoring import score_results
-from e2lm_bench.snr import last_points, signal_to_noise
+from e2lm_bench.evaluation.results import load_organizer_curves
+from e2lm_bench.scores.benchmarks import score_results
+from e2lm_bench.scores.snr import last_points, signal_to_noise
 from tests.test_scoring import ORGANIZER_CURVES, needs_curves
 
 

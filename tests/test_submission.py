@@ -16,11 +16,11 @@ import pytest
 import yaml
 
 from e2lm_bench.lm_eval_tasks import TASKS_DIR
-from e2lm_bench.sample_data import SAMPLE_DATA_DIR
 from e2lm_bench.submission.__main__ import main
 from e2lm_bench.submission.package import PLACEHOLDER_DATASET, build_submission, data_warnings, summary
 from e2lm_bench.submission.patch import FORK_COMMIT, set_dataset_path
 from e2lm_bench.submission.validate import SubmissionError, Validation, check_lm_eval_049, leaking_docs, validate_task
+from e2lm_bench.taskdata.sample import SAMPLE_DATA_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 TASK_DIR = TASKS_DIR / "early_science"
@@ -203,7 +203,7 @@ def test_refuses_too_few_documents(tmp_path, monkeypatch):
 def test_refusal_names_the_users_folder_not_the_staged_copy(tmp_path, monkeypatch):
     folder, data = make_task(tmp_path, "small", sample_rows()[:50])
     monkeypatch.setenv("E2LM_DATA_DIR", str(data))
-    monkeypatch.setattr("e2lm_bench.harness.tasks_dir", lambda: tmp_path / "tasks")
+    monkeypatch.setattr("e2lm_bench.evaluation.harness.tasks_dir", lambda: tmp_path / "tasks")
     (folder / "defaults.yaml").write_text("num_fewshot: 0\n")
     with pytest.raises(SubmissionError) as refused:
         build_submission("small", "margin", tmp_path / "out")
@@ -249,7 +249,7 @@ def _dataset_path(value: str):
      "dataset_path 'items/science' is not a Hugging Face Hub dataset"),
     (lambda folder, name: (folder / "utils.py").write_text("import os\nROOT = os.environ['E2LM_DATA_DIR']\n"),
      "mentions E2LM_DATA_DIR"),
-    (lambda folder, name: (folder / "utils.py").write_text("from e2lm_bench.data import read_jsonl\n"),
+    (lambda folder, name: (folder / "utils.py").write_text("from e2lm_bench.taskdata.sources import read_jsonl\n"),
      "needs e2lm-bench, but the organizers run the folder with only lm-eval installed"),
     (lambda folder, name: (folder / "defaults.yaml").write_text("num_fewshot: 0\n"), "defaults.yaml: a .yaml file without `task:`"),
     (_append("include: ../elsewhere\n"), "is not a file inside"),

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from e2lm_bench.conventions import LMScorer, task_pairs
-from e2lm_bench.data import ZORRO_PARADIGMS, zorro_task_name
+from e2lm_bench.evaluation.conventions import LMScorer, task_pairs
 from e2lm_bench.lm_eval_tasks import TASKS_DIR
+from e2lm_bench.taskdata.sources import ZORRO_PARADIGMS, zorro_task_name
 from tests.conftest import DIALOGUE_ROWS, SHARED_DATA
 
 OUR_LEAF_TASKS = ["dialogue_minpairs_words", "dialogue_minpairs_tokens", "lexical_decision"] + [
@@ -84,7 +84,7 @@ def test_data_dir_switch_reads_local_files(use_data_dir):
 
 def test_data_dir_is_independent_of_working_directory(monkeypatch, data_dir, tmp_path):
     """A relative E2LM_DATA_DIR is resolved once; a task loaded later from elsewhere still finds it."""
-    from e2lm_bench.data import local_data_dir
+    from e2lm_bench.taskdata.sources import local_data_dir
 
     monkeypatch.chdir(data_dir.parent)
     monkeypatch.setenv("E2LM_DATA_DIR", data_dir.name)

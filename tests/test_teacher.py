@@ -10,7 +10,7 @@ import pytest
 from transformers import AutoTokenizer, LlamaForCausalLM
 
 from e2lm_bench.cli import main
-from e2lm_bench.conventions import LMScorer
+from e2lm_bench.evaluation.conventions import LMScorer
 from e2lm_bench.training.dialogue_text import mother_utterance
 from e2lm_bench.training.teacher import clean_answer, read_prompts, teacher_prompt
 

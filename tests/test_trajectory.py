@@ -12,10 +12,10 @@ import time
 import pandas as pd
 import pytest
 
-from e2lm_bench import trajectory
-from e2lm_bench.results import ResultsError, read_results
-from e2lm_bench.series import SeriesError, discover
-from e2lm_bench.trajectory import TrajectoryConfig, TrajectoryError, run_trajectory
+from e2lm_bench.evaluation import trajectory
+from e2lm_bench.evaluation.results import ResultsError, read_results
+from e2lm_bench.evaluation.series import SeriesError, discover
+from e2lm_bench.evaluation.trajectory import TrajectoryConfig, TrajectoryError, run_trajectory
 from tests.conftest import write_series
 
 TASKS = ["dialogue_minpairs_words", "zorro_ellipsis_n_bar"]

@@ -29,8 +29,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from e2lm_bench.conventions import LMScorer
 from e2lm_bench.errors import UserError
+from e2lm_bench.evaluation.conventions import LMScorer
 from e2lm_bench.training.dialogue_text import child_utterance, mother_utterance
 
 DEFAULT_SEMSIM_MODEL = "sentence-transformers/all-MiniLM-L6-v2"

@@ -25,8 +25,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
 from e2lm_bench.atomic import atomic_write_text
-from e2lm_bench.data import DataError, iter_json_objects
 from e2lm_bench.errors import UserError
+from e2lm_bench.taskdata.readers import DataError, iter_json_objects
 from e2lm_bench.training.dialogue_text import mother_utterance
 from e2lm_bench.training.rewards import make_rewards
 from e2lm_bench.training.rl_config import RLConfig, seed_beta_lr

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from e2lm_bench.data import DataError, decoded_lines, iter_json_objects, read_jsonl
 from e2lm_bench.errors import UserError
+from e2lm_bench.taskdata.readers import DataError, decoded_lines, iter_json_objects, read_jsonl
 from e2lm_bench.training.dialogue_text import MOT_TAG, mother_utterance
 
 SYSTEM_TEXT = (
@@ -212,7 +212,7 @@ def _transformers_generator(teacher: str, config: TeacherConfig) -> Callable[[li
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from e2lm_bench.model_options import DTYPES, default_device
+    from e2lm_bench.devices import DTYPES, default_device
 
     if config.dtype not in DTYPES:
         raise TeacherError(f"--dtype {config.dtype!r}: expected one of {', '.join(DTYPES)}")
@@ -279,7 +279,7 @@ def write_mom_scores(answers_path: str | Path, model: str, output: str | Path,
     summary = {"output": str(output), "prompts": len(rows), "already_done": len(rows) - len(todo), "written": 0}
     if not todo:
         return summary
-    from e2lm_bench.conventions import LMScorer
+    from e2lm_bench.evaluation.conventions import LMScorer
 
     scorer = LMScorer.from_pretrained(model, batch_size=config.batch_size, device=config.device, dtype=config.dtype)
     output.parent.mkdir(parents=True, exist_ok=True)

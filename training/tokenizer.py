@@ -39,3 +39,10 @@ def train_bpe_tokenizer(
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token=None
     )
+
+
+def sample_tokenizer(vocab_size: int = 1000) -> PreTrainedTokenizerFast:
+    """A byte-level BPE trained on the bundled sample: a tokenizer for offline baselines, in seconds."""
+    from e2lm_bench.taskdata.sample import sample_texts
+
+    return train_bpe_tokenizer(sample_texts(), vocab_size=vocab_size, min_frequency=1)

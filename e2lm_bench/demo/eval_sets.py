@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from e2lm_bench.atomic import atomic_write_text
-from e2lm_bench.data import write_jsonl, zorro_task_name
 from e2lm_bench.demo.corpus import held_out
 from e2lm_bench.demo.grammar import (
     Sentence,
@@ -51,7 +50,9 @@ from e2lm_bench.demo.vocabulary import (
     content_words,
     lexicon,
 )
-from e2lm_bench.sample_data import DIALOGUE_MATCH, length_matched
+from e2lm_bench.taskdata.readers import write_jsonl
+from e2lm_bench.taskdata.sample import DIALOGUE_MATCH, length_matched
+from e2lm_bench.taskdata.sources import zorro_task_name
 
 Pair = tuple[list[str], list[str]]
 
@@ -195,7 +196,7 @@ def eval_pairs(paradigm: str, n: int, rng: random.Random) -> list[tuple[str, str
 
 def dialogue_rows(n: int, rng: random.Random, by: str) -> list[dict[str, str]]:
     """``n`` held-out exchanges with distinct questions; each rejects a length-matched answer to another
-    kind of question (``by`` as in :func:`~e2lm_bench.sample_data.length_matched`)."""
+    kind of question (``by`` as in :func:`~e2lm_bench.taskdata.sample.length_matched`)."""
     exchanges, seen = [], set()
     for _ in range(MAX_DRAWS):
         kind, question, answer = exchange(rng)

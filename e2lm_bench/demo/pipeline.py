@@ -16,9 +16,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from e2lm_bench.data import DATA_DIR_ENV
 from e2lm_bench.demo.interaction import InteractionSettings
 from e2lm_bench.errors import UserError
+from e2lm_bench.taskdata.sources import DATA_DIR_ENV
 
 STAGES = ("rl", "interaction")  # optional stages after pretraining, in the order they run
 
@@ -57,14 +57,14 @@ class DemoSettings:
 def run_demo(settings: DemoSettings) -> dict:
     """Run every step; returns the summary that is also written to ``OUTPUT/demo_summary.json``."""
     from e2lm_bench.atomic import atomic_write_text
-    from e2lm_bench.bootstrap import read_item_values
     from e2lm_bench.demo.corpus import write_corpus
     from e2lm_bench.demo.eval_sets import write_eval_sets
-    from e2lm_bench.report import write_report
-    from e2lm_bench.results import read_results
-    from e2lm_bench.scoring import score_results
+    from e2lm_bench.evaluation.results import read_results
+    from e2lm_bench.evaluation.trajectory import TrajectoryConfig, run_trajectory
+    from e2lm_bench.report.build import write_report
+    from e2lm_bench.scores.benchmarks import score_results
+    from e2lm_bench.scores.bootstrap import read_item_values
     from e2lm_bench.training.pretrain import PretrainConfig, pretrain
-    from e2lm_bench.trajectory import TrajectoryConfig, run_trajectory
 
     unknown = sorted(set(settings.stages) - set(STAGES))
     if unknown:
@@ -113,12 +113,12 @@ def run_demo(settings: DemoSettings) -> dict:
         "seconds": clock.laps, "report": str(report["html"])}
     if reward_logs:
         from e2lm_bench.demo.rl import reward_fifths
-        from e2lm_bench.report import read_training_log
+        from e2lm_bench.report.build import read_training_log
 
         summary["rl"] = reward_fifths(read_training_log(reward_logs["rl"]))
     if round_logs:
         from e2lm_bench.demo.interaction import round_summary
-        from e2lm_bench.report import read_training_log
+        from e2lm_bench.report.build import read_training_log
 
         summary["interaction"] = round_summary(read_training_log(round_logs["interaction"]), table, "interaction")
     atomic_write_text(out / "demo_summary.json", json.dumps(summary, indent=1))
@@ -139,8 +139,8 @@ def _train_tokenizer(corpus: Path, vocab_size: int, output: Path):
 
 def _train_rl(settings: DemoSettings, series: Path, out: Path) -> Path:
     """RLOO on BLEU from the last pretraining checkpoint; returns the RL series folder ``OUTPUT/rl``."""
-    from e2lm_bench.data import write_jsonl
     from e2lm_bench.demo.rl import teacher_rows
+    from e2lm_bench.taskdata.readers import write_jsonl
     from e2lm_bench.training.rl import RLConfig, train_rl
 
     prompts = write_jsonl(out / "rl_data" / "teacher_answers.jsonl", teacher_rows(settings.rl_prompts, settings.seed))

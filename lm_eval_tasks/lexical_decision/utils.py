@@ -1,6 +1,6 @@
-from e2lm_bench.data import as_test_split, lexical_decision_rows
 from e2lm_bench.task_hooks import minimal_pair_results as process_results  # noqa: F401
 from e2lm_bench.task_hooks import no_context  # noqa: F401
+from e2lm_bench.taskdata.sources import as_test_split, lexical_decision_rows
 
 
 def load(**_metadata):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from e2lm_bench.data import ZORRO_PARADIGMS, zorro_task_name
+from e2lm_bench.taskdata.sources import ZORRO_PARADIGMS, zorro_task_name
 
 HERE = Path(__file__).resolve().parent
 

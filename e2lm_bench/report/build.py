@@ -26,7 +26,7 @@ import pandas as pd
 
 from e2lm_bench.atomic import atomic_write_text
 from e2lm_bench.errors import UserError
-from e2lm_bench.results import FAILURES_JSON, read_results, safe_name
+from e2lm_bench.evaluation.results import FAILURES_JSON, read_results, safe_name
 
 SCORES_JSON = "scores.json"
 PLOTS = "plots"

@@ -19,7 +19,8 @@ from pathlib import Path
 import wordfreq
 
 from e2lm_bench.atomic import atomic_write_text
-from e2lm_bench.data import LEXICAL_FIELDS, DataError
+from e2lm_bench.taskdata.readers import DataError
+from e2lm_bench.taskdata.sources import LEXICAL_FIELDS
 
 FOLDER = "lexical_decision"
 MIN_LENGTH = 3

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from e2lm_bench.data import iter_json_objects
 from e2lm_bench.errors import UserError
-from e2lm_bench.item_curves import _sample_value
-from e2lm_bench.results import SAMPLES, safe_name
+from e2lm_bench.evaluation.results import SAMPLES, safe_name
+from e2lm_bench.scores.item_curves import sample_value
+from e2lm_bench.taskdata.readers import iter_json_objects
 
 LEVEL = 95.0
 
@@ -66,7 +66,7 @@ def read_item_values(run_dir, table: pd.DataFrame, extra_metrics=("margin",)) ->
                     if doc_id in column:
                         continue
                     try:
-                        column[doc_id] = _sample_value(record, metric, where)
+                        column[doc_id] = sample_value(record, metric, where)
                     except UserError:
                         continue
     choices = {task: int(np.bincount(counts).argmax()) for task, counts in options.items() if counts}

@@ -34,13 +34,13 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from e2lm_bench import results as results_io
 from e2lm_bench.atomic import atomic_write_text
-from e2lm_bench.data import DATA_DIR_ENV
+from e2lm_bench.devices import default_device
 from e2lm_bench.errors import UserError
-from e2lm_bench.model_options import default_device
+from e2lm_bench.evaluation import results as results_io
+from e2lm_bench.evaluation.series import Checkpoint, SeriesError, discover, has_weights, local_folder, select, warm
 from e2lm_bench.redaction import redacted
-from e2lm_bench.series import Checkpoint, SeriesError, discover, has_weights, local_folder, select, warm
+from e2lm_bench.taskdata.sources import DATA_DIR_ENV
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def load_tasks(names: list[str], include_path: str | None = None, num_fewshot: i
 
     ``num_fewshot`` overrides each task's as ``simple_evaluate`` does (not where a task fixes it at 0).
     """
-    from e2lm_bench.harness import only_own_tasks, silence_custom_dataset_hint, task_manager_class
+    from e2lm_bench.evaluation.harness import only_own_tasks, silence_custom_dataset_hint, task_manager_class
 
     silence_custom_dataset_hint()
     manager = task_manager_class(skip_builtin=only_own_tasks(names) and not include_path)(include_path=include_path)
@@ -466,7 +466,7 @@ class _Runner:
     def lm_for(self, checkpoint: Checkpoint, folder: Path | None = None):
         from transformers import AutoTokenizer
 
-        from e2lm_bench.series_lm import PrefixSeriesLM, SeriesLM, tokenizer_fingerprint
+        from e2lm_bench.evaluation.series_lm import PrefixSeriesLM, SeriesLM, tokenizer_fingerprint
 
         folder = self.fetch(checkpoint) if folder is None else folder
         if not has_weights(folder):

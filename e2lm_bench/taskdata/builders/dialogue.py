@@ -19,8 +19,9 @@ from statistics import mean
 import pylangacq
 
 from e2lm_bench.atomic import atomic_write_text
-from e2lm_bench.data import DIALOGUE_FIELDS, DataError
 from e2lm_bench.errors import UserError
+from e2lm_bench.taskdata.readers import DataError
+from e2lm_bench.taskdata.sources import DIALOGUE_FIELDS
 
 FOLDER = "dialogue_minpairs"
 TERMINATORS = (".", "?", "!")

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from e2lm_bench.checkpoints import babylm_words, checkpoint_axes, parse_step
 from e2lm_bench.errors import UserError
+from e2lm_bench.evaluation.checkpoints import babylm_words, checkpoint_axes, parse_step
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.ckpt", "*.gguf")
 HUB_SUBFOLDER = re.compile(r"^(iter_\d+|checkpoint-\d+|step[_-]?\d+|global_step\d+)$")

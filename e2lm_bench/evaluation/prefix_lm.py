@@ -9,7 +9,7 @@ them, so a cut context is shared only by continuations that see the same tokens.
 
 ``e2lm-bench eval --model hf-prefix ...`` registers it. lm-eval 0.4.13 discovers no models from other packages, so
 with lm-eval itself import this module first: ``lm_eval.simple_evaluate(model="hf-prefix", ...)`` after the import,
-or on the command line ``python -c "import e2lm_bench.prefix_lm, lm_eval.__main__ as m; m.cli_evaluate()" run
+or on the command line ``python -c "import e2lm_bench.evaluation.prefix_lm, lm_eval.__main__ as m; m.cli_evaluate()" run
 --model hf-prefix --include_path ...``.
 """
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from e2lm_bench.data import DataError, iter_json_objects, local_data_dir
-from e2lm_bench.leakage import answer_in_prompt
+from e2lm_bench.taskdata.e2lm_rules import answer_in_prompt
+from e2lm_bench.taskdata.readers import DataError, iter_json_objects
+from e2lm_bench.taskdata.sources import local_data_dir
 
 TASK = "early_science"
 DOC_STRINGS = ("id", "question", "subject", "source")

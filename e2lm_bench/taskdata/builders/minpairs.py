@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from e2lm_bench.atomic import atomic_write_text
-from e2lm_bench.data import ZORRO_PARADIGMS, DataError, iter_json_objects, read_pair_lines
+from e2lm_bench.taskdata.readers import DataError, iter_json_objects, read_pair_lines
+from e2lm_bench.taskdata.sources import ZORRO_PARADIGMS
 
 SUITES = ("zorro", "blimp")
 

@@ -1,9 +1,9 @@
 """Where task data comes from: the public source by default, or a local folder named by E2LM_DATA_DIR.
 
-Every loader validates what it reads and raises :class:`DataError` naming the file, the line and the
-field, so a bad row is found before a model spends time on it.
+Every loader validates what it reads (:mod:`e2lm_bench.taskdata.readers`) and raises a ``DataError``
+naming the file, the line and the field, so a bad row is found before a model spends time on it.
 
-Local layout (the same as ``../shared/data`` and the bundled sample)::
+Local layout (the layout of the bundled sample, ``e2lm-bench sample-data``)::
 
     dialogue_minpairs/dialogue_eval_words.jsonl     {"prompt", "chosen", "rejected"}
     dialogue_minpairs/dialogue_eval_tokens.jsonl
@@ -13,13 +13,10 @@ Local layout (the same as ``../shared/data`` and the bundled sample)::
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from e2lm_bench.atomic import atomic_write_text
-from e2lm_bench.errors import UserError
+from e2lm_bench.taskdata.readers import DataError, checked_fields, read_jsonl, read_pair_lines
 
 DATA_DIR_ENV = "E2LM_DATA_DIR"
 
@@ -68,10 +65,6 @@ DIALOGUE_FIELDS = ("prompt", "chosen", "rejected")
 LEXICAL_FIELDS = ("lexeme", "wug")
 
 
-class DataError(UserError):
-    """Task data that cannot be used as it is; the message names the file, line and field."""
-
-
 def zorro_task_name(paradigm: str) -> str:
     return "zorro_" + paradigm.replace("-", "_")
 
@@ -97,80 +90,6 @@ def _local_file(relative: str) -> Path | None:
     return path
 
 
-def decoded_lines(path: Path) -> list[str]:
-    """Lines of a UTF-8 file without their line ends; a byte that is not UTF-8 is an error naming the line."""
-    lines = []
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                lines.append(raw.decode("utf-8").rstrip("\r\n"))
-            except UnicodeDecodeError as err:
-                raise DataError(f"{path}:{number}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
-    return lines
-
-
-def iter_json_objects(path: str | Path) -> Iterator[tuple[str, dict]]:
-    """(``file:line``, object) for every non-blank line of a JSONL file; anything but a JSON object is an error."""
-    path = Path(path)
-    for number, line in enumerate(decoded_lines(path), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where}: not valid JSON ({err.msg})") from None
-        if not isinstance(record, dict):
-            raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
-        yield where, record
-
-
-def read_jsonl(path: str | Path, fields: tuple[str, ...]) -> list[dict[str, str]]:
-    """Rows of a JSONL file, each keeping only ``fields``, which must be non-empty strings."""
-    path = Path(path)
-    rows = [_checked_fields(record, fields, where) for where, record in iter_json_objects(path)]
-    if not rows:
-        raise DataError(f"{path}: no rows")
-    return rows
-
-
-def write_jsonl(path: Path, rows: Iterable[dict]) -> Path:
-    """Write ``rows`` one JSON object a line, UTF-8 text unescaped, atomically: the form every reader here takes."""
-    return atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
-
-
-def _checked_fields(record: dict, fields: tuple[str, ...], where: str) -> dict[str, str]:
-    out = {}
-    for field in fields:
-        if field not in record:
-            raise DataError(f"{where}: missing field {field!r}")
-        value = record[field]
-        if not isinstance(value, str) or not value.strip():
-            raise DataError(f"{where}: field {field!r} must be a non-empty string, got {value!r}")
-        out[field] = value
-    return out
-
-
-def read_pair_lines(path: str | Path, bad_first: bool = False) -> list[dict[str, str]]:
-    """Minimal pairs from a file of consecutive line pairs (lines 1-2, 3-4, ...), grammatical first."""
-    path = Path(path)
-    lines = decoded_lines(path)
-    while lines and not lines[-1].strip():  # tolerate trailing newlines, nothing else
-        lines.pop()
-    if not lines:
-        raise DataError(f"{path}: empty file (expected consecutive pairs of sentences)")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            raise DataError(f"{path}:{number}: blank line inside the file would misalign the sentence pairs")
-    if len(lines) % 2:
-        raise DataError(f"{path}: odd number of lines ({len(lines)}); line {len(lines)} has no partner")
-    good, bad = (1, 0) if bad_first else (0, 1)
-    return [
-        {"sentence_good": lines[i + good], "sentence_bad": lines[i + bad], "pair_id": i // 2}
-        for i in range(0, len(lines), 2)
-    ]
-
-
 def download_failed(what: str, relative: str, err: OSError) -> DataError:
     """Offline, the library's own error is often a bare URL: say what failed and where local data would go.
 
@@ -189,7 +108,7 @@ def _hub_rows(hub_id: str, fields: tuple[str, ...], relative: str) -> list[dict[
         table = datasets.load_dataset(hub_id, split="train")
     except OSError as err:  # datasets' ConnectionError, DatasetNotFoundError
         raise download_failed(f"the Hub dataset {hub_id}", relative, err) from err
-    return [_checked_fields(record, fields, f"{hub_id} row {i}") for i, record in enumerate(table)]
+    return [checked_fields(record, fields, f"{hub_id} row {i}") for i, record in enumerate(table)]
 
 
 def _download(url: str) -> Path:
@@ -251,16 +170,3 @@ def local_split_overrides(config: dict, folder: str) -> dict | None:
             raise DataError(f"{path}: file not found ({DATA_DIR_ENV} is set, so task data is read from {root})")
         files[split] = str(path)
     return {"dataset_path": "json", "dataset_name": None, "dataset_kwargs": {"data_files": files}}
-
-
-def local_task_config(name: str) -> dict | None:
-    """The config of a Hub-declared task of ours, pointed at E2LM_DATA_DIR; None when not applicable."""
-    if name not in HUB_TASK_FOLDERS or local_data_dir() is None:
-        return None
-    from lm_eval.tasks._yaml_loader import load_yaml
-
-    from e2lm_bench.lm_eval_tasks import TASKS_DIR
-
-    folder = HUB_TASK_FOLDERS[name]
-    config = load_yaml(str(TASKS_DIR / folder / f"{name}.yaml"), resolve_func=True)
-    return {**config, **local_split_overrides(config, folder)}

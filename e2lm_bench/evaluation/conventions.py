@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from e2lm_bench.model_options import DTYPES, default_device
+from e2lm_bench.devices import DTYPES, default_device
 
 CONVENTIONS = ("lm-eval", "minicons", "babylm-2025")
 TOKENIZER_KWARGS = ("revision", "trust_remote_code")  # the model options that also select the tokenizer
@@ -250,7 +250,7 @@ def _word_start_ids(tokenizer) -> _WordStarts | None:
 
 def task_pairs(task: str, limit: int | None = None) -> dict[str, tuple[list[str] | None, list[str], list[str]]]:
     """(prefixes, correct, incorrect) per subtask of one of our task families, from the configured data."""
-    from e2lm_bench import data
+    from e2lm_bench.taskdata import sources as data
 
     if task in ("dialogue_minpairs_words", "dialogue_minpairs_tokens"):
         rows = data.dialogue_minpairs_rows(task.rsplit("_", 1)[1])[:limit]
@@ -273,7 +273,7 @@ def task_pairs(task: str, limit: int | None = None) -> dict[str, tuple[list[str]
 
 def pair_sources(task: str) -> dict[str, str]:
     """Where :func:`task_pairs` reads each subtask: the E2LM_DATA_DIR folder when it is set, else the public source."""
-    from e2lm_bench import data
+    from e2lm_bench.taskdata import sources as data
 
     if task == "zorro":
         public = {data.zorro_task_name(p): data.ZORRO_URL.format(paradigm=p) for p in data.ZORRO_PARADIGMS}

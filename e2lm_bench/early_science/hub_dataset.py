@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 from e2lm_bench.atomic import atomic_write_text
+from e2lm_bench.early_science.docs import TASK, read_docs
 from e2lm_bench.errors import UserError
 from e2lm_bench.redaction import redacted
-from e2lm_bench.science_docs import TASK, read_docs
 
 
 def _dataset_card(output_dir: Path, task: str, test_docs, dev_docs) -> str:
@@ -56,7 +56,7 @@ def _dataset_card(output_dir: Path, task: str, test_docs, dev_docs) -> str:
 
 
 def push_to_hub(output_dir, repo_id: str, private: bool = True, token: str | None = None, task: str = TASK) -> str:
-    """Upload a :func:`~e2lm_bench.item_selection.write_selection` folder as a Hub dataset with a generated
+    """Upload a :func:`~e2lm_bench.early_science.item_selection.write_selection` folder as a Hub dataset with a generated
     card; returns the repo URL.
 
     The token comes from ``token`` or HF_TOKEN (else the saved Hub login); it is never written or shown,

@@ -14,7 +14,8 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from e2lm_bench.data import DATA_DIR_ENV, DataError
+from e2lm_bench.taskdata.readers import DataError
+from e2lm_bench.taskdata.sources import DATA_DIR_ENV
 
 LM_EVAL_SUBCOMMANDS = {"run", "ls", "list", "validate"}
 DEFAULT_BATCH_SIZE = "auto"  # lm-eval's default of 1 is ~8x slower on minimal pairs; auto caps at 64
@@ -88,8 +89,7 @@ def task_manager_class(skip_builtin: bool):
     """
     import lm_eval.tasks
 
-    from e2lm_bench.data import local_task_config
-    from e2lm_bench.registration import registered_source
+    from e2lm_bench.evaluation.registration import registered_source
 
     base = lm_eval.tasks.TaskManager
     if getattr(base, "_e2lm_bench", False):
@@ -121,9 +121,22 @@ def task_manager_class(skip_builtin: bool):
     return TaskManagerWithOurTasks
 
 
+def local_task_config(name: str) -> dict | None:
+    """The config of a Hub-declared task of ours, pointed at E2LM_DATA_DIR; None when not applicable."""
+    from e2lm_bench.taskdata.sources import HUB_TASK_FOLDERS, local_data_dir, local_split_overrides
+
+    if name not in HUB_TASK_FOLDERS or local_data_dir() is None:
+        return None
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    folder = HUB_TASK_FOLDERS[name]
+    config = load_yaml(str(tasks_dir() / folder / f"{name}.yaml"), resolve_func=True)
+    return {**config, **local_split_overrides(config, folder)}
+
+
 def _task_download_failed(names: list[str], err: OSError) -> DataError:
     """Which tasks could not fetch their data, and, for ours, where local data would go."""
-    from e2lm_bench.data import HUB_TASK_FOLDERS, download_failed
+    from e2lm_bench.taskdata.sources import HUB_TASK_FOLDERS, download_failed
 
     ours = [name for name in names if name in HUB_TASK_FOLDERS]
     if ours:
@@ -159,7 +172,7 @@ def prepare_argv(argv: list[str]) -> tuple[list[str], bool]:
 
 def resolve_data_dir(value: str) -> Path:
     if value == "sample":
-        from e2lm_bench.sample_data import SAMPLE_DATA_DIR
+        from e2lm_bench.taskdata.sample import SAMPLE_DATA_DIR
 
         return SAMPLE_DATA_DIR
     return Path(value).expanduser().resolve()
@@ -169,7 +182,7 @@ def run(argv: list[str]) -> int:
     """Run lm-eval's CLI on ``argv``; user errors become one clear line and exit status 2."""
     from lm_eval.__main__ import cli_evaluate
 
-    import e2lm_bench.prefix_lm  # noqa: F401  (registers --model hf-prefix)
+    import e2lm_bench.evaluation.prefix_lm  # noqa: F401  (registers --model hf-prefix)
 
     try:
         argv, skip_builtin = prepare_argv(argv)

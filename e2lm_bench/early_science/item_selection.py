@@ -1,8 +1,8 @@
 """Choosing the items of the early_science task that carry an early-training signal, and writing them out.
 
 The winning E2LM entries kept only the questions whose per-item score rises over the public checkpoints
-(reference §9.2). Each item's curves (:mod:`e2lm_bench.item_curves`) get a slope and a Signal Quality per
-model; the kept items are written in the task's data layout, ready for :mod:`e2lm_bench.hub_dataset`.
+(reference §9.2). Each item's curves (:mod:`e2lm_bench.scores.item_curves`) get a slope and a Signal Quality per
+model; the kept items are written in the task's data layout, ready for :mod:`e2lm_bench.early_science.hub_dataset`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 
 from e2lm_bench.atomic import atomic_write_text
-from e2lm_bench.data import write_jsonl
+from e2lm_bench.early_science.docs import TASK, leaking_items
 from e2lm_bench.errors import UserError
-from e2lm_bench.science_docs import TASK, leaking_items
-from e2lm_bench.scoring import SignalQualityWarning, signal_quality
-from e2lm_bench.submission.validate import MAX_DOCS, MIN_DOCS
+from e2lm_bench.scores.signal_quality import SignalQualityWarning, signal_quality
+from e2lm_bench.taskdata.e2lm_rules import MAX_DOCS, MIN_DOCS
+from e2lm_bench.taskdata.readers import write_jsonl
 
 RULES = ("subject", "slope", "sq")
 
@@ -143,7 +143,7 @@ def _selection_report(selection: Selection, docs_test, kept_docs, task: str) -> 
 def write_selection(docs_test, docs_dev, selection: Selection, output_dir, task: str = TASK,
                     allow_any_size: bool = False) -> Path:
     """The kept items in the task's data layout (usable as E2LM_DATA_DIR and for
-    :func:`~e2lm_bench.hub_dataset.push_to_hub`), with a report and the per-item table; returns
+    :func:`~e2lm_bench.early_science.hub_dataset.push_to_hub`), with a report and the per-item table; returns
     ``output_dir/<task>``.
 
     Refuses a kept count outside the competition's 100-15,000 unless ``allow_any_size``.

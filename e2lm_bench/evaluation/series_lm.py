@@ -13,7 +13,7 @@ import json
 
 from lm_eval.models.huggingface import HFLM
 
-from e2lm_bench.prefix_lm import PrefixSharingMixin
+from e2lm_bench.evaluation.prefix_lm import PrefixSharingMixin
 
 
 def tokenizer_fingerprint(tokenizer) -> str:

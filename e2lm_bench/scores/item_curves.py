@@ -1,7 +1,7 @@
 """Per-item learning curves of a task, read from the samples the trajectory runner writes.
 
-Benchmark curves average the items away; choosing items (:mod:`e2lm_bench.item_selection`) needs each
-item's score at each checkpoint. The runner keeps them per (model, checkpoint, task) next to the results
+Benchmark curves average the items away; item bootstrap intervals and choosing items (the early_science item
+selection) need each item's score at each checkpoint. The runner keeps them per (model, checkpoint, task) next to the results
 table, and this module joins the two into one long table.
 """
 
@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from e2lm_bench.data import iter_json_objects
 from e2lm_bench.errors import UserError
-from e2lm_bench.results import SAMPLES, ResultsError, read_results, safe_name, samples_path
-from e2lm_bench.science_docs import TASK
+from e2lm_bench.evaluation.results import SAMPLES, ResultsError, read_results, safe_name, samples_path
+from e2lm_bench.taskdata.readers import iter_json_objects
 
 DERIVED_METRICS = ("margin", "margin_max")
 
@@ -27,7 +26,7 @@ def _no_samples(run_dir: Path, task: str, detail: str) -> UserError:
     )
 
 
-def _sample_value(record: dict, metric: str, where: str) -> float:
+def sample_value(record: dict, metric: str, where: str) -> float:
     """The item's ``metric``; the two margins are derived from the log-likelihoods when the record lacks them,
     so samples of a task without margin metrics can still be ranked by margin."""
     if metric in record:
@@ -62,11 +61,11 @@ def _read_samples(path: Path, task: str, metric: str) -> dict[int, float]:
             raise UserError(f"{where}: 'doc_id' must be a non-negative integer, got {doc_id!r}")
         if doc_id in values:
             raise UserError(f"{where}: doc_id {doc_id} appears twice in this file")
-        values[doc_id] = _sample_value(record, metric, where)
+        values[doc_id] = sample_value(record, metric, where)
     return values
 
 
-def item_curves(run_dir, task: str = TASK, metric: str = "margin", models=None) -> pd.DataFrame:
+def item_curves(run_dir, task: str, metric: str = "margin", models=None) -> pd.DataFrame:
     """Per-item curves of a trajectory run: one row per (model, checkpoint, step, doc_id) with ``value``.
 
     Checkpoints and steps come from the run's results table; each one's samples file is read from where the

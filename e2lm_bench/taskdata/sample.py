@@ -1,10 +1,10 @@
 """A small, offline stand-in for the task data, generated from our own templates and word lists.
 
 The tests and a first run need data without a network or a download, and hand-made rows would drift
-from the layout that :mod:`e2lm_bench.data` reads. So this module writes the same layout from a seed,
+from the layout that :mod:`e2lm_bench.taskdata.sources` reads. So this module writes the same layout from a seed,
 and the committed copy in ``sample_data/`` is regenerated here rather than edited::
 
-    python -m e2lm_bench.sample_data
+    python -m e2lm_bench.taskdata.sample
 
 Nothing is taken from the public datasets: every sentence, exchange and word below is our own.
 """
@@ -16,7 +16,8 @@ import random
 from pathlib import Path
 
 from e2lm_bench.atomic import atomic_write_text
-from e2lm_bench.data import ZORRO_PARADIGMS, write_jsonl
+from e2lm_bench.taskdata.readers import write_jsonl
+from e2lm_bench.taskdata.sources import ZORRO_PARADIGMS
 
 SAMPLE_DATA_DIR = Path(__file__).resolve().parent / "sample_data"
 ZORRO_PAIRS = 12
@@ -352,7 +353,8 @@ def write_sample_data(out_dir: str | Path, seed: int = 0) -> Path:
 
 def sample_texts(data_dir: str | Path = SAMPLE_DATA_DIR) -> list[str]:
     """Every sentence, turn and word of a data folder in this layout, for training a small tokenizer."""
-    from e2lm_bench.data import DIALOGUE_FIELDS, LEXICAL_FIELDS, read_jsonl, read_pair_lines
+    from e2lm_bench.taskdata.readers import read_jsonl, read_pair_lines
+    from e2lm_bench.taskdata.sources import DIALOGUE_FIELDS, LEXICAL_FIELDS
 
     data_dir = Path(data_dir)
     texts = []
@@ -363,13 +365,6 @@ def sample_texts(data_dir: str | Path = SAMPLE_DATA_DIR) -> list[str]:
     texts += [row[f] for row in read_jsonl(data_dir / "lexical_decision" / "lexical_decision.jsonl", LEXICAL_FIELDS)
               for f in LEXICAL_FIELDS]
     return texts
-
-
-def sample_tokenizer(vocab_size: int = 1000):
-    """A byte-level BPE trained on the bundled sample: a tokenizer for offline baselines, in seconds."""
-    from e2lm_bench.training.tokenizer import train_bpe_tokenizer
-
-    return train_bpe_tokenizer(sample_texts(), vocab_size=vocab_size, min_frequency=1)
 
 
 if __name__ == "__main__":

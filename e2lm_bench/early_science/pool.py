@@ -3,7 +3,7 @@
 SciQ, ARC-Easy and MMLU's STEM subjects are the sets the organizers found useful early in training
 (reference §9.1). They are normalised to the task's fields, items that would fail the leakage check are
 dropped, and the pool is written in the task's data layout so a trajectory run can evaluate every item
-before :mod:`e2lm_bench.item_selection` keeps the ones with a rising curve.
+before :mod:`e2lm_bench.early_science.item_selection` keeps the ones with a rising curve.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Callable
 
 from e2lm_bench.atomic import atomic_write_text
-from e2lm_bench.data import write_jsonl
+from e2lm_bench.early_science.docs import TASK, leaking_items
 from e2lm_bench.errors import UserError
-from e2lm_bench.science_docs import TASK, leaking_items
+from e2lm_bench.taskdata.readers import write_jsonl
 
 SCIQ_ID = "allenai/sciq"
 ARC_ID = "allenai/ai2_arc"
