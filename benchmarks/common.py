@@ -1,17 +1,28 @@
-"""What every benchmark here shares: its arguments and where it finds the shared data."""
+"""What every benchmark here shares: its arguments and where it finds the public task data."""
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+DATA_HELP = ("a folder in the tasks' data layout with the public sets (README, 'Where the data comes from'); "
+             "default: $E2LM_DATA_DIR")
+
+
+def data_dir_argument(parser: argparse.ArgumentParser) -> None:
+    """--data-dir, required unless E2LM_DATA_DIR names the folder: the figures are measured on the public sets."""
+    default = os.environ.get("E2LM_DATA_DIR") or None
+    parser.add_argument("--data-dir", default=default, required=default is None, help=DATA_HELP)
+
+
 def task_arguments(doc: str, limit: int) -> argparse.Namespace:
-    """--data-dir (default ../shared/data), --task, --limit, --batch-size."""
+    """--data-dir, --task, --limit, --batch-size, --repeat."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    data_dir_argument(parser)
     parser.add_argument("--task", default="dialogue_minpairs_words")
     parser.add_argument("--limit", type=int, default=limit)
     parser.add_argument("--batch-size", type=int, default=64)

@@ -1,15 +1,13 @@
-"""Signal, noise, SNR and SQ of the E2LM organizers' benchmark curves (six models, KIT5's checkpoint selection:
+"""Signal, noise, SNR and SQ of the E2LM organizers' benchmark curves (six models, the organizers' scoring-notebook selection:
 iterations divisible by 4000 up to ~206 GT, 14 points), to set our own benchmarks' figures beside.
 
-    python benchmarks/organizer_snr.py [--curves ../shared/data/e2lm/organizer_curves.json] [--last-k 5]
+    python benchmarks/organizer_snr.py --curves CURVES.json [--last-k 5]
         [--tasks arc_challenge,hellaswag,mmlu,piqa]   (all: --tasks all)
 """
 
 from __future__ import annotations
 
 import argparse
-
-from common import ROOT
 
 from e2lm_bench.evaluation.results import load_organizer_curves
 from e2lm_bench.scores.benchmarks import score_results
@@ -19,7 +17,8 @@ DEFAULT_TASKS = "arc_challenge,hellaswag,mmlu,mmluvar,piqa,sciq,winogrande"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--curves", default=str(ROOT.parent / "shared" / "data" / "e2lm" / "organizer_curves.json"))
+    parser.add_argument("--curves", required=True, help="the organizers' public curves: assets/data/plot-data-combined-all.json "
+                        "of the competition site (github.com/e2lmc/e2lmc.github.io)")
     parser.add_argument("--last-k", type=int, default=5)
     parser.add_argument("--tasks", default=DEFAULT_TASKS)
     args = parser.parse_args()

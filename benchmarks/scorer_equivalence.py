@@ -5,7 +5,7 @@ accuracy is identical, and the two runs' wall times. Without --series, the serie
 checkpoints (run `e2lm-bench demo` first).
 
     python benchmarks/scorer_equivalence.py [--series runs/demo/model] [--tasks dialogue_minpairs,zorro,early_science]
-        [--data-dir ../shared/data] [--limit 300]
+        --data-dir DATA [--limit 300]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT
+from common import ROOT, data_dir_argument
 
 from e2lm_bench.evaluation.results import read_results
 from e2lm_bench.evaluation.trajectory import TrajectoryConfig, run_trajectory
@@ -26,7 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--series", default=str(ROOT / "runs" / "demo" / "model"))
     parser.add_argument("--tasks", default="dialogue_minpairs,zorro")
-    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    data_dir_argument(parser)
     parser.add_argument("--limit", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()

@@ -5,7 +5,7 @@ the model is recorded; the same batches are then replayed through the model's fo
 Scoring time / forward time is the overhead of everything else (tokenisation, batching, log-softmax,
 gathering, metrics); 1.0 is the floor.
 
-    python benchmarks/trajectory_compute_floor.py [--data-dir ../shared/data] [--task dialogue_minpairs_words] [--limit 100]
+    python benchmarks/trajectory_compute_floor.py --data-dir DATA [--task dialogue_minpairs_words] [--limit 100]
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Builds a series of 4 tiny checkpoints (a few hundred thousand parameters), evalu
 limit and batch size both ways, checks that every metric value is identical, and prints both wall
 times and their ratio. Both sides run as fresh processes, end to end, one after the other.
 
-    python benchmarks/trajectory_vs_shell_loop.py [--data-dir ../shared/data] [--task dialogue_minpairs_words] [--limit 200]
+    python benchmarks/trajectory_vs_shell_loop.py --data-dir DATA [--task dialogue_minpairs_words] [--limit 200]
 """
 
 from __future__ import annotations

@@ -1,3 +1,3 @@
 """Evaluation of small language models across training: BabyLM tasks for lm-eval, E2LM scores, baselines."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

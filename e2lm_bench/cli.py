@@ -30,7 +30,7 @@ def _defaults(config_class) -> dict:
 
 def _build_parser() -> argparse.ArgumentParser:
     from e2lm_bench.demo.pipeline import DemoSettings
-    from e2lm_bench.evaluation.trajectory import SCORERS, TrajectoryConfig
+    from e2lm_bench.evaluation.run_plan import SCORERS, TrajectoryConfig
     from e2lm_bench.training.interaction_config import BACKENDS as INTERACTION_BACKENDS
     from e2lm_bench.training.interaction_config import InteractionConfig
     from e2lm_bench.training.pretrain_config import PretrainConfig
@@ -375,7 +375,8 @@ def _conventions(args) -> int:
 def _trajectory(args) -> int:
     import os
 
-    from e2lm_bench.evaluation.trajectory import TrajectoryConfig, parse_seed, parse_shard, run_trajectory
+    from e2lm_bench.evaluation.run_plan import TrajectoryConfig, parse_seed, parse_shard
+    from e2lm_bench.evaluation.trajectory import run_trajectory
 
     if args.data_dir:
         os.environ["E2LM_DATA_DIR"] = str(resolve_data_dir(args.data_dir))
@@ -604,7 +605,7 @@ def _demo(args) -> int:
 
 
 def _report(args) -> int:
-    from e2lm_bench.report.build import ReportError, write_report, write_runs_report
+    from e2lm_bench.report import ReportError, write_report, write_runs_report
 
     if len(args.runs) == 1:
         paths = write_report(args.runs[0], output=args.output)

@@ -2,7 +2,8 @@
 
 The organizers apply the patch to their fork (lm-eval 0.4.9), install nothing else, load the data from
 the Hugging Face Hub, accept 100 to 15,000 items and reject prompts that contain their answer
-(``docs/reference/e2lm.md`` §5, §7, §8). Every check below stands for one of these facts, so a
+(the competition's rules page and announcement, and its fork
+tiiuae/lm-evaluation-harness-competition). Every check below stands for one of these facts, so a
 submission fails here, in seconds, rather than on their side.
 """
 

@@ -43,7 +43,7 @@ def test_babylm_words(name, words):
     assert babylm_words(name) == words
 
 
-# Reference §6 table: iteration -> GT, to the shown precision.
+# The organizers' conversion (starter-kit notebook 5_Scoring.ipynb, convert_iter_to_gt): iteration -> GT, to the shown precision.
 @pytest.mark.parametrize("iteration, gt, digits", [
     (2000, 2.10, 2), (4000, 4.19, 2), (8000, 10.11, 2), (12000, 21.44, 2), (20000, 55.0, 1),
     (30000, 96.9, 1), (40000, 138.9, 1), (52000, 189.2, 1), (54000, 197.6, 1), (56000, 206.0, 1),

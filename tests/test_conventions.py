@@ -144,21 +144,3 @@ def test_minicons_agreement_on_shared_dialogue_pairs(request, model_fixture):
     model, tokenizer = _load(request.getfixturevalue(model_fixture))
     ours = LMScorer(model, tokenizer, batch_size=16).candidate_logprobs(texts, convention="minicons")
     np.testing.assert_allclose(ours, _minicons(model, tokenizer, texts, bow_correction=True), atol=1e-4, rtol=0)
-
-
-@pytest.mark.parametrize("model_fixture", ["llama_dir", "gpt2_dir"])
-def test_answer_logprobs_equal_the_summed_cross_entropy_of_the_answer(request, model_fixture):
-    """The RL recipe's mother score: -(mean CE over answer tokens) x their number, context tokens masked."""
-    model, tokenizer = _load(request.getfixturevalue(model_fixture))
-    contexts, answers = ["where is the ball", "look at that", ""], ["there", "a big doggy !", "yes"]
-    ours = LMScorer(model, tokenizer, batch_size=2, device="cpu").answer_logprobs(contexts, answers)
-    for context, answer, value in zip(contexts, answers, ours):
-        context_ids = tokenizer(context + " ", add_special_tokens=False)["input_ids"]
-        answer_ids = tokenizer(" " + answer, add_special_tokens=False)["input_ids"]
-        ids = torch.tensor([context_ids + answer_ids])
-        labels = ids.clone()
-        labels[0, : len(context_ids)] = -100
-        with torch.no_grad():
-            loss = model(input_ids=ids, labels=labels).loss.item()
-        scored = len(answer_ids) - (0 if context_ids else 1)  # a first token without context has no prediction
-        assert value == pytest.approx(-loss * scored, abs=1e-4)

@@ -11,7 +11,7 @@ from e2lm_bench.cli import main
 from e2lm_bench.demo.pipeline import STAGES, DemoSettings, run_demo
 from e2lm_bench.demo.rl import reward_fifths
 from e2lm_bench.evaluation.results import read_results
-from e2lm_bench.report.build import read_training_log
+from e2lm_bench.report import read_training_log
 
 # The --with rl test's budget: llama-tiny pretrained for 200 steps, then 40 RLOO steps on 8 prompts.
 RL_STEPS, RL_LR, RISE = 40, 5e-4, 0.1

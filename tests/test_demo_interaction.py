@@ -9,7 +9,7 @@ from e2lm_bench.demo.corpus import held_out
 from e2lm_bench.demo.interaction import GrammarTeacher, InteractionSettings
 from e2lm_bench.demo.pipeline import DemoSettings, run_demo
 from e2lm_bench.evaluation.results import read_results
-from e2lm_bench.report.build import read_training_log
+from e2lm_bench.report import read_training_log
 
 
 def test_grammar_teacher_finishes_the_cut_utterance_then_goes_on():

@@ -1,4 +1,4 @@
-"""Speaker-tag rules of the RL recipe (reference: training.md §3.3-3.4)."""
+"""Speaker-tag rules of the RL recipe (Padovani et al. 2025, arXiv 2510.20358; github.com/fpadovani/communicative_baby_ppo)."""
 
 from __future__ import annotations
 

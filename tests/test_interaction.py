@@ -1,4 +1,4 @@
-"""Interaction training: the §5.3 loss against a direct computation and trl, round series, exact resumption."""
+"""Interaction training: the baseline's SimPO + LM loss against a direct computation and trl, round series, exact resumption."""
 
 from __future__ import annotations
 
@@ -16,15 +16,10 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from e2lm_bench.errors import UserError
 from e2lm_bench.training.corpus import CorpusStats, iter_lines
-from e2lm_bench.training.interaction import (
-    ANSWER_LABEL,
-    INSTRUCTIONS,
-    STATE_FILE,
-    InteractionTrainer,
-    interaction_loss,
-    teacher_prompt,
-)
+from e2lm_bench.training.interaction import STATE_FILE, InteractionTrainer
 from e2lm_bench.training.interaction_config import InteractionConfig
+from e2lm_bench.training.interaction_loss import interaction_loss
+from e2lm_bench.training.interaction_teachers import ANSWER_LABEL, INSTRUCTIONS, correction_prompt
 from e2lm_bench.training.presets import config_from
 
 TEACHER_TEXT = " the dog runs to the ball . the cat sleeps on the bed ."
@@ -213,9 +208,9 @@ def test_a_local_chat_model_teaches(tmp_path, llama_dir):
     tokenizer.chat_template = ("{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }}\n{% endfor %}"
                                "{% if add_generation_prompt %}<assistant> {% endif %}")
     tokenizer.save_pretrained(teacher)
-    prompt = teacher_prompt(tokenizer, "where is the", " ball ball ball")
+    prompt = correction_prompt(tokenizer, "where is the", " ball ball ball")
     assert prompt.startswith(f"<system> {INSTRUCTIONS}\n<user> ") and prompt.endswith(f"<assistant> {ANSWER_LABEL}")
-    assert teacher_prompt(AutoTokenizer.from_pretrained(llama_dir), "a", "b").startswith(INSTRUCTIONS)
+    assert correction_prompt(AutoTokenizer.from_pretrained(llama_dir), "a", "b").startswith(INSTRUCTIONS)
 
     _corpus(tmp_path / "corpus")
     config = _config(tmp_path, tmp_path / "out", teacher=str(teacher), rounds=1)
@@ -224,6 +219,23 @@ def test_a_local_chat_model_teaches(tmp_path, llama_dir):
         rows = list(csv.DictReader(f))
     assert len(rows) == 1 and all(math.isfinite(float(rows[0][k])) for k in ("sft_loss", "simpo_loss", "margin"))
     assert (output / "round_01" / "model.safetensors").exists()
+
+
+def test_student_sampling_left_pads_prompts_of_unequal_length(llama_dir):
+    """Ids in, new ids out: each prompt's greedy continuation in a padded batch equals its own, unpadded."""
+    from e2lm_bench.training.generation import Generator
+
+    model = AutoModelForCausalLM.from_pretrained(llama_dir).eval()
+    with torch.no_grad():  # sharper than untrained, so that greedy choices are clear-cut
+        for weight in model.parameters():
+            if weight.dim() > 1:
+                weight.mul_(10)
+    tokenizer = AutoTokenizer.from_pretrained(llama_dir)
+    prompts = [[1, 40, 41, 42, 43, 44], [1, 50], [1, 60, 61]]
+    batched = Generator(model, tokenizer, batch_size=2).ids(prompts, max_new_tokens=4, do_sample=False)
+    for prompt, new in zip(prompts, batched, strict=True):
+        alone = model.generate(torch.tensor([prompt]), max_new_tokens=4, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        assert new == alone[0, len(prompt):].tolist()
 
 
 def test_cli_defaults_come_from_the_config():

@@ -233,3 +233,18 @@ def test_world_size_counts_in_tokens_per_step_steps_and_word_checkpoints(tmp_pat
     assert stats["checkpoints"] == {"chck_1M": math.ceil(1_000_000 / words_per_step)}
     state = json.loads((out / "trainer_state" / f"checkpoint-{stats['max_steps']}" / "trainer_state.json").read_text())
     assert state["global_step"] == stats["max_steps"] and (out / "chck_1M" / "config.json").is_file()
+
+
+def test_one_precision_policy_for_trainers_and_our_loops(monkeypatch):
+    """CPU: full precision everywhere; CUDA: bf16 where supported, else fp16 for Trainer and fp32 for our own loop."""
+    import contextlib
+
+    from e2lm_bench.devices import autocast, trainer_precision
+
+    assert trainer_precision("cpu") == {"bf16": False, "fp16": False}
+    assert isinstance(autocast("cpu"), contextlib.nullcontext)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert trainer_precision("cuda") == {"bf16": True, "fp16": False}
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert trainer_precision("cuda") == {"bf16": False, "fp16": True}
+    assert isinstance(autocast("cuda"), contextlib.nullcontext)

@@ -14,7 +14,10 @@ import pytest
 from e2lm_bench.cli import main
 from e2lm_bench.errors import UserError
 from e2lm_bench.evaluation.results import COLUMNS
-from e2lm_bench.report.build import FOLD_OPEN_MAX, choose_x_axis, run_names, write_report, write_runs_report
+from e2lm_bench.report import write_report, write_runs_report
+from e2lm_bench.report.build import FOLD_OPEN_MAX
+from e2lm_bench.report.plots import choose_x_axis
+from e2lm_bench.report.runs import run_names
 from tests.test_bootstrap import MODELS as BOOTSTRAP_MODELS
 from tests.test_bootstrap import write_run
 

@@ -1,4 +1,5 @@
-"""RL rewards (reference: training.md §3.4): values against NLTK, sentence-transformers and hand computations."""
+"""RL rewards (Padovani et al. 2025; github.com/fpadovani/communicative_baby_ppo): values against NLTK,
+sentence-transformers and hand computations."""
 
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ def test_semsim_equals_sentence_transformers_cosines(monkeypatch):
     assert values[0] != pytest.approx(values[2], abs=1e-3)
 
 
-JUDGE_PROMPT_BALL = (  # §3.4 (c), typed out independently of the module
+JUDGE_PROMPT_BALL = (  # the seed's judge prompt, typed out independently of the module
     "<|system|>\n"
     "You are presented with a dialogue between a mother (MOT) and a child (CHI). Please rate how contextually "
     "appropriate and fluent the child's response is, on a scale from 0 (completely unfitting) to 5 (perfectly fine "

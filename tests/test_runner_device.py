@@ -6,13 +6,13 @@ import pytest
 import torch
 import transformers
 
-from e2lm_bench.evaluation import trajectory
+from e2lm_bench.evaluation import fetching, trajectory
 from e2lm_bench.evaluation.series import discover
 from e2lm_bench.evaluation.trajectory import TrajectoryConfig
 
 
-def _runner(series, tmp_path, **kwargs) -> trajectory._Runner:
-    return trajectory._Runner(TrajectoryConfig(series=[str(series)], tasks=["zorro"], output=tmp_path, **kwargs))
+def _runner(series, tmp_path, **kwargs) -> fetching.CheckpointLoader:
+    return fetching.CheckpointLoader(TrajectoryConfig(series=[str(series)], tasks=["zorro"], output=tmp_path, **kwargs))
 
 
 @pytest.fixture

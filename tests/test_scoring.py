@@ -24,9 +24,9 @@ needs_curves = pytest.mark.skipif(not ORGANIZER_CURVES.is_file(), reason="organi
 
 
 def _scipy_sq(y) -> tuple[float, float, float]:
-    """(Mono, AC, SQ) by reference §2, built from scipy rather than from the implementation's formula:
-    Spearman of position against ordinal ranks (ties ranked in order of appearance), clipped at 0, and the
-    mean |Pearson| of the series against itself lagged by k = 1 .. n//4 - 1."""
+    """(Mono, AC, SQ) by the organizers' definition (arXiv 2506.07731, their scoring notebook), built from scipy rather
+    than from the implementation's formula: Spearman of position against ordinal ranks (ties ranked in order of
+    appearance), clipped at 0, and the mean |Pearson| of the series against itself lagged by k = 1 .. n//4 - 1."""
     y = np.asarray(y, dtype=float)
     n = len(y)
     mono = max(float(spearmanr(np.arange(n), rankdata(y, method="ordinal")).statistic), 0.0)
@@ -465,9 +465,10 @@ def test_load_organizer_curves_unknown_model_and_bad_json(tmp_path):
         load_organizer_curves(tmp_path / "broken.json")
 
 
-# Reference §2.1 (KIT5 selection, 14 points), rounded to 3 decimals, with tied values ranked in order of
-# appearance: §2.1 was computed with numpy's AVX2 sort, which orders ties otherwise, and differs in the six
-# entries marked "ties" (arc_challenge 1b-a1 is the organizers' published example below).
+# SQ of the organizers' public curves under their notebook's selection (14 points), rounded to 3 decimals, as an
+# independent reproduction tabulated it, except that tied values rank here in order of appearance: that table was
+# computed with numpy's AVX2 sort, which orders ties otherwise, and differs in the six entries marked "ties"
+# (arc_challenge 1b-a1 is the organizers' published example below).
 # 500m-a1, 1b-a1, 3b-a1, 500m-a2, 1b-a2, 3b-a2
 REFERENCE_TABLE = {
     "mmluvar": (0.935, 0.981, 0.960, 0.810, 0.979, 0.945),

@@ -25,7 +25,7 @@ def _table(curves: dict[str, list[float]], task: str = "t") -> pd.DataFrame:
 
 @needs_curves
 def test_organizer_curves_snr_is_the_definition():
-    """Six models, KIT5's checkpoint selection (iterations divisible by 4000 up to ~206 GT), last 5 points."""
+    """Six models, the organizers' scoring-notebook selection (iterations divisible by 4000 up to ~206 GT), last 5 points."""
     table = load_organizer_curves(ORGANIZER_CURVES)
     scores = score_results(table, last_k=5)
     checked = 0

@@ -1,4 +1,4 @@
-"""Teacher answers and mother scores (training.md §3.2, §3.4 d) on a tiny Llama built in the session."""
+"""Teacher answers and mother scores (Padovani et al. 2025's recipe) on a tiny Llama built in the session."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import json
 
 import numpy as np
 import pytest
-from transformers import AutoTokenizer, LlamaForCausalLM
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
 from e2lm_bench.cli import main
 from e2lm_bench.evaluation.conventions import LMScorer
 from e2lm_bench.training.dialogue_text import mother_utterance
-from e2lm_bench.training.teacher import clean_answer, read_prompts, teacher_prompt
+from e2lm_bench.training.teacher import child_persona_prompt, clean_answer, mother_logprobs, read_prompts
 
 # Written out here, not imported, so a changed constant fails the test.
 SYSTEM = (
@@ -52,11 +53,11 @@ def generate_calls(monkeypatch):
     return calls
 
 
-def test_teacher_prompt_keeps_the_space_after_the_tag():
+def test_child_persona_prompt_keeps_the_space_after_the_tag():
     expected = SYSTEM + "\nMother says: where is the ball ?\n Child answers:"
-    assert teacher_prompt("*MOT: where is the ball ?") == expected
-    assert teacher_prompt("where is the ball ?") == expected  # untagged JSONL prompt
-    assert teacher_prompt("*MOT:\twhere") == SYSTEM + "\nMother says:\twhere\n Child answers:"
+    assert child_persona_prompt("*MOT: where is the ball ?") == expected
+    assert child_persona_prompt("where is the ball ?") == expected  # untagged JSONL prompt
+    assert child_persona_prompt("*MOT:\twhere") == SYSTEM + "\nMother says:\twhere\n Child answers:"
     assert mother_utterance("*MOT: where is the ball ?") == "where is the ball ?"  # the scorer's form is stripped
 
 
@@ -152,9 +153,9 @@ def test_mom_scores_equal_the_scorer_given_the_mother_utterance(tmp_path, llama_
     for source, row in zip(_rows(answers), rows, strict=True):
         assert row == {**source, "mom_logps": row["mom_logps"]}
         n = len(source["teacher_responses"])
-        expected = scorer.answer_logprobs([mother_utterance(source["prompt"])] * n, source["teacher_responses"])
+        expected = mother_logprobs(scorer, [mother_utterance(source["prompt"])] * n, source["teacher_responses"])
         np.testing.assert_allclose(row["mom_logps"], expected, rtol=1e-5)
-        raw_context = scorer.answer_logprobs([source["prompt"]] * n, source["teacher_responses"])
+        raw_context = mother_logprobs(scorer, [source["prompt"]] * n, source["teacher_responses"])
         assert not np.allclose(row["mom_logps"], raw_context)
 
     lines = out.read_text().splitlines(keepends=True)
@@ -164,6 +165,25 @@ def test_mom_scores_equal_the_scorer_given_the_mother_utterance(tmp_path, llama_
     assert [r["prompt"] for r in _rows(out)] == [r["prompt"] for r in rows]
     np.testing.assert_allclose([x for r in _rows(out) for x in r["mom_logps"]], [x for r in rows for x in r["mom_logps"]],
                                rtol=1e-5)
+
+
+@pytest.mark.parametrize("model_fixture", ["llama_dir", "gpt2_dir"])
+def test_mother_logprobs_equal_the_summed_cross_entropy_of_the_answer(request, model_fixture):
+    """The RL recipe's mother score: -(mean CE over answer tokens) x their number, context tokens masked."""
+    path = request.getfixturevalue(model_fixture)
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    contexts, answers = ["where is the ball", "look at that", ""], ["there", "a big doggy !", "yes"]
+    ours = mother_logprobs(LMScorer(model, tokenizer, batch_size=2, device="cpu"), contexts, answers)
+    for context, answer, value in zip(contexts, answers, ours):
+        context_ids = tokenizer(context + " ", add_special_tokens=False)["input_ids"]
+        answer_ids = tokenizer(" " + answer, add_special_tokens=False)["input_ids"]
+        ids = torch.tensor([context_ids + answer_ids])
+        labels = ids.clone()
+        labels[0, : len(context_ids)] = -100
+        with torch.no_grad():
+            loss = model(input_ids=ids, labels=labels).loss.item()
+        scored = len(answer_ids) - (0 if context_ids else 1)  # a first token without context has no prediction
+        assert value == pytest.approx(-loss * scored, abs=1e-4)
 
 
 def _one_line_error(capsys, *needles):
@@ -221,5 +241,5 @@ def test_vllm_backend_without_vllm(tmp_path, llama_dir, capsys):
     out = tmp_path / "out.jsonl"
     assert main(["data", "teacher-answers", str(_write_prompts(tmp_path / "p.txt")), "--teacher", str(llama_dir),
                  "--output", str(out), "--backend", "vllm"]) == 2
-    _one_line_error(capsys, "vllm is not installed")
+    _one_line_error(capsys, "vLLM is not installed")
     assert not out.exists()

@@ -12,7 +12,7 @@ import time
 import pandas as pd
 import pytest
 
-from e2lm_bench.evaluation import trajectory
+from e2lm_bench.evaluation import fetching, run_plan, trajectory
 from e2lm_bench.evaluation.results import ResultsError, read_results
 from e2lm_bench.evaluation.series import SeriesError, discover
 from e2lm_bench.evaluation.trajectory import TrajectoryConfig, TrajectoryError, run_trajectory
@@ -134,7 +134,7 @@ def test_checkpoint_without_weights_is_reported_and_skipped(tokenizer_bos, use_d
 
 def test_tokenizer_and_requests_are_shared_across_checkpoints(tiny_series, tokenizer_nobos, use_data_dir, tmp_path):
     config = _config([tiny_series], tmp_path)
-    runner = trajectory._Runner(config)
+    runner = fetching.CheckpointLoader(config)
     checkpoints = discover(str(tiny_series))
     first = runner.lm_for(checkpoints[0])
     tokenizer, encoded = runner.tokenizer, runner.encoded
@@ -160,7 +160,7 @@ def test_bad_inputs_are_clear(tmp_path, tiny_series, use_data_dir):
     with pytest.raises(ResultsError, match=r"bad\.csv: missing column\(s\) tokens, words, stderr"):
         read_results(bad)
     with pytest.raises(TrajectoryError, match="--shard '3/2'"):
-        trajectory.parse_shard("3/2")
+        run_plan.parse_shard("3/2")
 
 
 def test_cli_user_errors_have_no_traceback(tmp_path, capsys):

@@ -1,7 +1,7 @@
 """CHILDES-style dialogue text as the RL recipe sees it: ``*MOT: …`` prompts and ``*CHI: …`` replies.
 
 One home for the rules every part of the recipe shares (teacher prompts, mother scores, rewards), taken
-from Padovani et al. 2025 (reference: training.md §3.3–3.4): a completion ends at the next speaker
+from Padovani et al. 2025 (arXiv 2510.20358; github.com/fpadovani/communicative_baby_ppo): a completion ends at the next speaker
 tag, the child's utterance is compared lower-cased, and the mother's utterance is the prompt without
 its tags.
 """

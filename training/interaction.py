@@ -1,57 +1,50 @@
 """SimPO interaction training (the BabyLM 2025 interaction-track baseline) as a small torch loop.
 
-Every round the student continues contexts cut from the corpus, a teacher corrects the continuations, and
-the student learns from the pairs: first plain language modelling on the corrected ("winning") sequences,
-then SimPO + LM on (winning, student's own "losing") pairs (reference training.md §5.2-5.3). One AdamW
-optimizer and one cosine schedule run across all rounds, so the round checkpoints ``DIR/round_NN`` are
-points of one training curve (``round_00`` is the starting model). ``DIR/resume_state.pt`` holds what a
-killed run needs to continue at the next round exactly: optimizer and scheduler state, RNG states and the
-corpus chunks already used. A custom loop rather than trl's ``CPOTrainer`` because the baseline's LM term
-also covers the context and its schedule spans rounds and phases (§5.4); the SimPO term equals trl's.
+Every round the student continues contexts cut from the corpus, a teacher corrects the continuations, and the
+student learns from the pairs: first plain language modelling on the corrected ("winning") sequences, then SimPO +
+LM on (winning, student's own "losing") pairs (the baseline's code,
+github.com/momergul/babylm-interaction-simpo-baseline). One AdamW optimizer and one cosine schedule run across all
+rounds, so the round checkpoints ``DIR/round_NN`` are points of one training curve (``round_00`` is the starting
+model). ``DIR/resume_state.pt`` holds what a killed run needs to continue at the next round exactly: optimizer and
+scheduler state, RNG states and the corpus chunks already used. A custom loop rather than trl's ``CPOTrainer``
+because the baseline's LM term also covers the context and its schedule spans rounds and phases; the SimPO term
+equals trl's. The loss is in ``interaction_loss``, the teachers and sampling settings in ``interaction_teachers``.
 """
 
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 import math
 import os
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, get_cosine_schedule_with_warmup
 
 from e2lm_bench.atomic import atomic_write_text
+from e2lm_bench.devices import autocast, resolve_device
 from e2lm_bench.errors import UserError
 from e2lm_bench.training.corpus import BATCH_LINES, CorpusStats, iter_lines, line_start_token_id, split_files
+from e2lm_bench.training.generation import Generator, vllm_engine
 from e2lm_bench.training.interaction_config import BACKENDS, InteractionConfig
+from e2lm_bench.training.interaction_loss import collate, interaction_loss, sft_loss, token_logps
+from e2lm_bench.training.interaction_teachers import VLLM_MEMORY, ModelTeacher, Teacher, load_callable, sampling, vllm_sampling
 from e2lm_bench.training.presets import config_from
 from e2lm_bench.training.tokenizer import train_bpe_tokenizer
 
-# Our wording of the baseline's system prompt (§5.2 step 4).
-INSTRUCTIONS = (
-    "You help a student learn to write English. You get the beginning of a text and the student's continuation "
-    "of it. Rewrite the continuation so that it is grammatical, coherent and fits the beginning of the text, "
-    "changing as little as needed. If the continuation is gibberish, write a new continuation of the text "
-    "yourself. Reply with the continuation only: no comments, explanations or quotation marks."
-)
-ANSWER_LABEL = "Corrected continuation:"
+__all__ = ["InteractionConfig", "InteractionTrainer", "ROUNDS_CSV", "STATE_FILE"]
+
 STATE_FILE = "resume_state.pt"
 ROUNDS_CSV = "rounds.csv"
 CSV_COLUMNS = ("round", "sft_loss", "simpo_loss", "margin", "seconds")
 # Settings that may change when a run resumes: they choose how to compute, not what is learnt.
 RESUMABLE_CHANGES = {"teacher", "backend", "device", "generation_batch_size", "output"}
-VLLM_MEMORY = 0.4  # share of GPU memory for each of the two vLLM engines (student and teacher)
-
-Teacher = Callable[[list[str], list[str]], list[str]]
 
 
 def round_name(number: int) -> str:
@@ -103,136 +96,6 @@ def round_contexts(streams: dict[str, np.ndarray], picks: dict[str, int], rounds
     return contexts
 
 
-# -- the loss (§5.3) ----------------------------------------------------------------------------------
-
-
-def collate(sequences: list[list[int]], prompt_lengths: list[int], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-padded inputs (seq[:-1]) and targets (seq[1:]) with the baseline's two masks.
-
-    ``sft_mask`` covers every real target; ``simpo_mask`` only those after the prompt (start token +
-    context): the completion and the final EOS. Masks come from lengths, not from ``input != eos`` as in the
-    baseline, which agree unless a sequence contains EOS inside (our teacher texts may).
-    """
-    width = max(len(s) for s in sequences) - 1
-    inputs = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    targets = inputs.clone()
-    sft_mask = torch.zeros(len(sequences), width)
-    simpo_mask = sft_mask.clone()
-    for row, (sequence, prompt) in enumerate(zip(sequences, prompt_lengths)):
-        length = len(sequence) - 1
-        inputs[row, :length] = torch.tensor(sequence[:-1])
-        targets[row, :length] = torch.tensor(sequence[1:])
-        sft_mask[row, :length] = 1
-        simpo_mask[row, prompt - 1:length] = 1
-    return {"inputs": inputs, "targets": targets, "sft_mask": sft_mask, "simpo_mask": simpo_mask}
-
-
-def token_logps(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """log p(target | inputs before it) per position; padding positions are masked later."""
-    logits = model(input_ids=batch["inputs"], attention_mask=batch["sft_mask"].long()).logits
-    return -F.cross_entropy(logits.float().transpose(1, 2), batch["targets"], reduction="none")
-
-
-def sft_loss(logps: torch.Tensor, sft_mask: torch.Tensor) -> torch.Tensor:
-    """Mean negative log-likelihood over all real tokens of the batch (context included)."""
-    return -(logps * sft_mask).sum() / sft_mask.sum()
-
-
-def simpo_loss(logps_w: torch.Tensor, logps_l: torch.Tensor, mask_w: torch.Tensor, mask_l: torch.Tensor,
-               beta: float, gamma: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """SimPO with an absolute margin: −mean log σ(β·avg logp(w) − β·avg logp(l) − γ), and the mean β-margin."""
-    margins = beta * ((logps_w * mask_w).sum(-1) / mask_w.sum(-1) - (logps_l * mask_l).sum(-1) / mask_l.sum(-1))
-    return -F.logsigmoid(margins - gamma).mean(), margins.mean()
-
-
-def interaction_loss(model, winning: list[list[int]], losing: list[list[int]], prompt_lengths: list[int],
-                     pad_id: int, config: InteractionConfig) -> dict[str, torch.Tensor]:
-    """SimPO + ``lm_weight`` · LM on one batch of pairs: winning and losing go through the model together."""
-    batch = collate(winning + losing, prompt_lengths * 2, pad_id)
-    batch = {key: value.to(model.device) for key, value in batch.items()}
-    logps = token_logps(model, batch)
-    half = len(winning)
-    lm = sft_loss(logps[:half], batch["sft_mask"][:half])
-    preference, margin = simpo_loss(logps[:half], logps[half:], batch["simpo_mask"][:half], batch["simpo_mask"][half:],
-                                    config.beta, config.gamma)
-    return {"loss": preference + config.lm_weight * lm, "sft": lm, "simpo": preference, "margin": margin}
-
-
-# -- teachers -----------------------------------------------------------------------------------------
-
-
-def teacher_prompt(tokenizer, context: str, completion: str) -> str:
-    """The text a teacher model continues: the chat template when the tokenizer has one, else plain text."""
-    task = f"Beginning of the text: {context}\n\nStudent's continuation: {completion}"
-    if getattr(tokenizer, "chat_template", None):
-        messages = [{"role": "system", "content": INSTRUCTIONS}, {"role": "user", "content": task}]
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + ANSWER_LABEL
-    return f"{INSTRUCTIONS}\n\n{task}\n\n{ANSWER_LABEL}"
-
-
-def load_callable(spec: str) -> Teacher:
-    """``module:function`` -> the function (grammars, rules or API clients as teachers)."""
-    module, _, name = spec.partition(":")
-    try:
-        function = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as err:
-        raise UserError(f"--teacher {spec!r}: cannot import {name!r} from {module!r} ({err})") from None
-    if not callable(function):
-        raise UserError(f"--teacher {spec!r} is not callable")
-    return function
-
-
-class ModelTeacher:
-    """A local causal or chat model that corrects completions, sampled as the baseline's teacher was."""
-
-    def __init__(self, path: str, config: InteractionConfig, device: torch.device):
-        self.config, self.device = config, device
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.chat = bool(getattr(self.tokenizer, "chat_template", None))
-        if config.backend == "vllm":
-            self.engine = _vllm_engine(path, config.seed)
-        else:
-            self.model = AutoModelForCausalLM.from_pretrained(path, dtype="auto").to(device).eval()
-
-    @torch.no_grad()
-    def __call__(self, contexts: list[str], completions: list[str]) -> list[str]:
-        prompts = [teacher_prompt(self.tokenizer, c, s) for c, s in zip(contexts, completions)]
-        if self.config.backend == "vllm":
-            outputs = self.engine.generate(prompts, _vllm_sampling(self.config))
-            return [output.outputs[0].text for output in outputs]
-        texts, size = [], self.config.generation_batch_size
-        for start in tqdm(range(0, len(prompts), size), desc="teacher corrections", leave=False):
-            encoded = self.tokenizer(prompts[start:start + size], return_tensors="pt", padding=True,
-                                     add_special_tokens=not self.chat).to(self.device)
-            generated = self.model.generate(**encoded, **_sampling(self.config), pad_token_id=self.tokenizer.pad_token_id)
-            texts += self.tokenizer.batch_decode(generated[:, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
-        return texts
-
-
-def _sampling(config: InteractionConfig) -> dict:
-    """Exactly ``completion_tokens`` new tokens at temperature/top-p, no top-k (vLLM's default, the baseline's)."""
-    return dict(do_sample=True, temperature=config.temperature, top_p=config.top_p, top_k=0,
-                min_new_tokens=config.completion_tokens, max_new_tokens=config.completion_tokens)
-
-
-def _vllm_engine(path: str, seed: int):
-    try:
-        from vllm import LLM
-    except ImportError:
-        raise UserError("--backend vllm: vLLM is not installed (pip install vllm; it needs a GPU)") from None
-    return LLM(model=str(path), seed=seed, gpu_memory_utilization=VLLM_MEMORY)
-
-
-def _vllm_sampling(config: InteractionConfig):
-    from vllm import SamplingParams
-
-    return SamplingParams(n=1, temperature=config.temperature, top_p=config.top_p,
-                          min_tokens=config.completion_tokens, max_tokens=config.completion_tokens)
-
-
 # -- the trainer --------------------------------------------------------------------------------------
 
 
@@ -243,7 +106,7 @@ class InteractionTrainer:
         if config.backend not in BACKENDS:
             raise UserError(f"--backend {config.backend!r}: expected one of {', '.join(BACKENDS)}")
         self.config, self.output = config, Path(config.output)
-        self.device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
         self.chunk_rng = np.random.default_rng(config.seed)
         self.used: dict[str, list[int]] = {}
@@ -269,7 +132,7 @@ class InteractionTrainer:
             self.chunk_rng.bit_generator.state = state["chunk_rng"]
             self.used, self.rows = state["used_chunks"], state["rows"]
             torch.set_rng_state(state["torch_rng"])
-            if torch.cuda.is_available() and state["cuda_rng"]:
+            if self.device.type == "cuda" and state["cuda_rng"]:
                 torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.teacher = teacher
         if teacher is None and self.done < config.rounds:
@@ -369,13 +232,13 @@ class InteractionTrainer:
             for rows in tqdm(self._batches(len(winning)), desc=f"round {number} LM", leave=False):
                 batch = collate([winning[i] for i in rows], [prompt_lengths[i] for i in rows], eos)
                 batch = {key: value.to(self.device) for key, value in batch.items()}
-                with self._autocast():
+                with autocast(self.device):
                     loss = sft_loss(token_logps(self.model, batch), batch["sft_mask"])
                 self._step(loss)
                 lm_losses.append(loss.item())
         for _ in range(config.po_epochs):
             for rows in tqdm(self._batches(len(winning)), desc=f"round {number} SimPO", leave=False):
-                with self._autocast():
+                with autocast(self.device):
                     losses = interaction_loss(self.model, [winning[i] for i in rows], [losing[i] for i in rows],
                                               [prompt_lengths[i] for i in rows], eos, config)
                 self._step(losses["loss"])
@@ -389,10 +252,6 @@ class InteractionTrainer:
     def _batches(self, count: int) -> list[list[int]]:
         return [rows.tolist() for rows in torch.randperm(count).split(self.config.batch_size)]
 
-    def _autocast(self):
-        """bf16 autocast on CUDA, as the baseline; full precision elsewhere."""
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
-
     def _step(self, loss: torch.Tensor) -> None:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
@@ -400,23 +259,18 @@ class InteractionTrainer:
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
 
-    @torch.no_grad()
     def _sample(self, prompts: list[list[int]], number: int) -> list[list[int]]:
         """The student's completions: exactly ``completion_tokens`` new tokens per prompt (prompts are equally long)."""
         config = self.config
         if config.backend == "vllm":  # the engine loads the student as saved after the previous round
-            engine = _vllm_engine(self.output / round_name(number - 1), config.seed + number)
-            outputs = engine.generate([{"prompt_token_ids": p} for p in prompts], _vllm_sampling(config))
+            engine = vllm_engine(self.output / round_name(number - 1), config.seed + number,
+                                 gpu_memory_utilization=VLLM_MEMORY)
+            outputs = engine.generate([{"prompt_token_ids": p} for p in prompts], vllm_sampling(config))
             del engine
             return [list(output.outputs[0].token_ids) for output in outputs]
         self.model.eval()
-        completions, size = [], config.generation_batch_size
-        for start in tqdm(range(0, len(prompts), size), desc=f"round {number} student completions", leave=False):
-            batch = torch.tensor(prompts[start:start + size], device=self.device)
-            generated = self.model.generate(input_ids=batch, attention_mask=torch.ones_like(batch), **_sampling(config),
-                                            pad_token_id=self.tokenizer.pad_token_id)
-            completions += generated[:, batch.shape[1]:].tolist()
-        return completions
+        student = Generator(self.model, self.tokenizer, config.generation_batch_size)
+        return student.ids(prompts, progress=f"round {number} student completions", **sampling(config))
 
     def _save_model(self, number: int) -> None:
         """A complete model folder, written beside and renamed into place, so a found folder is whole."""
@@ -432,7 +286,7 @@ class InteractionTrainer:
             "round": number, "settings": self._settings(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "chunk_rng": self.chunk_rng.bit_generator.state,
             "used_chunks": self.used, "rows": self.rows, "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
         }
         partial = self.output / f".{STATE_FILE}.tmp"
         torch.save(state, partial)

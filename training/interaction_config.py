@@ -1,7 +1,8 @@
 """``InteractionConfig``: every setting of ``e2lm-bench interact``, with its default stated once.
 
 Apart from the trainer (as trl keeps its configs) so that the CLI reads these defaults without importing
-torch. Defaults are the BabyLM 2025 interaction-track SimPO baseline's (reference training.md §5.1), except
+torch. Defaults are the BabyLM 2025 interaction-track SimPO baseline's (its code and
+model card, huggingface.co/BabyLM-community/babylm-interaction-baseline-simpo), except
 the seed (the baseline drew a random one) and the 7 pure-LM epochs (its code; its model card says 8).
 """
 
@@ -43,5 +44,5 @@ class InteractionConfig:
 
     @property
     def gamma(self) -> float:
-        """The absolute margin of §5.3 (trl's ``simpo_gamma``); the baseline configures it as a ratio of beta."""
+        """The absolute SimPO margin (trl's ``simpo_gamma``); the baseline configures it as a ratio of beta."""
         return self.beta * self.gamma_ratio

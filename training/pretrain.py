@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
 
+from e2lm_bench.devices import trainer_precision
 from e2lm_bench.errors import UserError
 from e2lm_bench.training.corpus import BlockDataset, CorpusStats, iter_lines, split_files, tokenize_split
 from e2lm_bench.training.distill import DistillationTrainer
@@ -83,13 +84,12 @@ def pretrain(config: PretrainConfig) -> Path:
     train = BlockDataset(train_ids, config.block_size, model_config.vocab_size, random_offset=True, seed=config.seed)
     dev = BlockDataset(dev_ids, config.block_size, model_config.vocab_size, random_offset=False) if dev_ids is not None else None
 
-    cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     args = TrainingArguments(
         output_dir=str(output / "trainer_state"), per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.gradient_accumulation_steps,
         learning_rate=config.learning_rate, weight_decay=config.weight_decay, warmup_steps=config.warmup_steps,
         lr_scheduler_type="cosine", max_grad_norm=config.max_grad_norm, seed=config.seed,
-        bf16=cuda_bf16, fp16=torch.cuda.is_available() and not cuda_bf16, report_to=config.report_to,
+        **trainer_precision(), report_to=config.report_to,
         save_strategy="steps", save_total_limit=1, eval_strategy="no",
         dataloader_num_workers=config.dataloader_workers, disable_tqdm=False,
     )

@@ -1,4 +1,5 @@
-"""Python rewards for RL fine-tuning on mother prompts (Padovani et al. 2025; reference: training.md §3.4-3.5).
+"""Python rewards for RL fine-tuning on mother prompts (Padovani et al. 2025, arXiv 2510.20358;
+github.com/fpadovani/communicative_baby_ppo).
 
 Each reward is a trl reward function ``f(prompts, completions, **columns) -> list[float]``, one value per
 completion in completion order, named (``__name__``) after its reward because trl names its logs so.
@@ -27,11 +28,11 @@ import inspect
 import re
 from collections.abc import Callable, Sequence
 
-import torch
-
 from e2lm_bench.errors import UserError
 from e2lm_bench.evaluation.conventions import LMScorer
 from e2lm_bench.training.dialogue_text import child_utterance, mother_utterance
+from e2lm_bench.training.generation import Generator
+from e2lm_bench.training.teacher import mother_logprobs
 
 DEFAULT_SEMSIM_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 JUDGE_MAX_NEW_TOKENS = 10
@@ -176,21 +177,10 @@ def _judge(model: str | Callable[[list[str]], list[str]], device: str | None = N
 
 def _greedy_replies(path: str, device: str | None, dtype: str, batch_size: int) -> Callable[[list[str]], list[str]]:
     """Greedy continuations (new tokens only, specials skipped) of a local causal LM, left-padded batches."""
-    loaded = LMScorer.from_pretrained(path, device=device, dtype=dtype)
-    model, tokenizer = loaded.model, loaded.tokenizer
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    generator = Generator.from_pretrained(path, device=device, dtype=dtype, batch_size=batch_size)
 
-    @torch.inference_mode()
     def generate(texts: list[str]) -> list[str]:
-        replies = []
-        for start in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[start : start + batch_size], padding=True, padding_side="left",
-                              return_tensors="pt").to(model.device)
-            output = model.generate(**batch, max_new_tokens=JUDGE_MAX_NEW_TOKENS, do_sample=False,
-                                    pad_token_id=tokenizer.pad_token_id)
-            replies += tokenizer.batch_decode(output[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-        return replies
+        return [group[0] for group in generator.texts(texts, max_new_tokens=JUDGE_MAX_NEW_TOKENS, do_sample=False)]
 
     return generate
 
@@ -209,7 +199,7 @@ def _confidence(model: str | LMScorer, device: str | None = None, dtype: str = "
         mom_logps = _column(columns, "mom_logps", "confidence", MOM_FILE)
 
         def ranks(kept: list[int], utterances: list[str]) -> list[float]:
-            logps = scorer.answer_logprobs([mother_utterance(prompts[i]) for i in kept], [utterances[i] for i in kept])
+            logps = mother_logprobs(scorer, [mother_utterance(prompts[i]) for i in kept], [utterances[i] for i in kept])
             values = []
             for i, logp in zip(kept, logps):
                 if not mom_logps[i]:

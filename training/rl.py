@@ -20,11 +20,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 import datasets
-import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
 from e2lm_bench.atomic import atomic_write_text
+from e2lm_bench.devices import resolve_device, trainer_precision
 from e2lm_bench.errors import UserError
 from e2lm_bench.taskdata.readers import DataError, iter_json_objects
 from e2lm_bench.training.dialogue_text import mother_utterance
@@ -154,7 +154,7 @@ def train_rl(config: RLConfig, reward_funcs: list[Callable] | None = None) -> Pa
         tokenizer.pad_token = tokenizer.eos_token
     # Loaded from its folder: trl rejects a model without a name_or_path.
     model = AutoModelForCausalLM.from_pretrained(config.policy)
-    cuda = torch.cuda.is_available()
+    device = resolve_device()
     config_class, trainer_class = TRAINERS[config.algorithm]
     args = config_class(
         output_dir=str(output / "trainer_state"), seed=config.seed, learning_rate=learning_rate, beta=beta,
@@ -162,7 +162,7 @@ def train_rl(config: RLConfig, reward_funcs: list[Callable] | None = None) -> Pa
         max_completion_length=config.max_completion_length, top_p=config.top_p, temperature=config.temperature,
         reward_weights=config.reward_weights, max_steps=config.max_steps, num_train_epochs=1,
         # trl's bf16 default fails without a bf16 GPU; small policies gain nothing from activation checkpointing.
-        bf16=cuda and torch.cuda.is_bf16_supported(), use_cpu=not cuda, activation_checkpointing=False,
+        **trainer_precision(device), use_cpu=device.type == "cpu", activation_checkpointing=False,
         lr_scheduler_type="constant",  # the seed's Adam had no schedule
         logging_steps=1, save_strategy="no", report_to="none",
     )

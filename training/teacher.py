@@ -1,8 +1,9 @@
 """Teacher answers and mother scores: the data the RL recipe's rewards compare against.
 
-Padovani et al. 2025 (reference: training.md §3.2, §3.4 d) had a base LM answer each ``*MOT:`` prompt
+Padovani et al. 2025 (arXiv 2510.20358; github.com/fpadovani/communicative_baby_ppo) had a base LM answer each ``*MOT:`` prompt
 as a child would, ten times, and scored every answer under that same model given the mother's words.
-``e2lm-bench data teacher-answers`` and ``e2lm-bench data mom-scores`` rebuild both files.
+``e2lm-bench data teacher-answers`` and ``e2lm-bench data mom-scores`` rebuild both files; the mother
+score itself is :func:`mother_logprobs`, which the ``confidence`` reward also uses.
 
 Both commands append one complete JSON line per prompt and flush after every batch, so a killed run
 resumes: a rerun skips the prompts already in the output, and a torn last line (no line end) is cut off
@@ -13,15 +14,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
 from e2lm_bench.errors import UserError
 from e2lm_bench.taskdata.readers import DataError, decoded_lines, iter_json_objects, read_jsonl
 from e2lm_bench.training.dialogue_text import MOT_TAG, mother_utterance
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from e2lm_bench.evaluation.conventions import LMScorer
 
 SYSTEM_TEXT = (
     "You are a young child having a conversation with your mother. When your mother says something, you "
@@ -67,8 +74,8 @@ class MomScoreConfig:
 # -- text rules -------------------------------------------------------------------------------------
 
 
-def teacher_prompt(prompt: str) -> str:
-    """The text the teacher continues, exactly as the seed built it.
+def child_persona_prompt(prompt: str) -> str:
+    """The child-persona text the teacher continues after a mother prompt, exactly as the seed built it.
 
     Unlike :func:`mother_utterance` (stripped, for scoring), the mother's words keep the space that
     follows ``*MOT:``, so the teacher reads ``Mother says: where is it ?``; a prompt without the tag gets
@@ -194,7 +201,7 @@ def write_teacher_answers(prompts_path: str | Path, teacher: str, output: str | 
             batch = [p for p in prompts[start : start + config.batch_size] if p not in done]
             if not batch:
                 continue
-            raw = generate([teacher_prompt(p) for p in batch], config.seed + start)
+            raw = generate([child_persona_prompt(p) for p in batch], config.seed + start)
             rows = []
             for prompt, generations in zip(batch, raw):
                 answers = [clean_answer(g) for g in generations]
@@ -207,32 +214,19 @@ def write_teacher_answers(prompts_path: str | Path, teacher: str, output: str | 
 
 
 def _transformers_generator(teacher: str, config: TeacherConfig) -> Callable[[list[str], int], list[list[str]]]:
-    """Batched sampling with transformers: left padding, pad = EOS when the tokenizer has none, top-k off
-    (vLLM's default; transformers would otherwise apply 50)."""
+    """Batched sampling with transformers, top-k off (vLLM's default; transformers would otherwise apply 50);
+    the RNG is seeded with the batch seed before each batch."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from e2lm_bench.devices import DTYPES, default_device
+    from e2lm_bench.training.generation import Generator
 
-    if config.dtype not in DTYPES:
-        raise TeacherError(f"--dtype {config.dtype!r}: expected one of {', '.join(DTYPES)}")
-    tokenizer = AutoTokenizer.from_pretrained(teacher)
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    dtype = config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)
-    device = torch.device(config.device or default_device())
-    model = AutoModelForCausalLM.from_pretrained(teacher, dtype=dtype).to(device).eval()
+    generator = Generator.from_pretrained(teacher, device=config.device, dtype=config.dtype, batch_size=config.batch_size)
+    settings = dict(do_sample=True, temperature=config.temperature, top_p=config.top_p, top_k=0,
+                    num_return_sequences=config.n, max_new_tokens=config.max_new_tokens)
 
     def generate(texts: list[str], seed: int) -> list[list[str]]:
         torch.manual_seed(seed)
-        encoded = tokenizer(texts, return_tensors="pt", padding=True).to(device)
-        out = model.generate(
-            **encoded, do_sample=True, temperature=config.temperature, top_p=config.top_p, top_k=0,
-            num_return_sequences=config.n, max_new_tokens=config.max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-        )
-        decoded = tokenizer.batch_decode(out[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
-        return [decoded[i * config.n : (i + 1) * config.n] for i in range(len(texts))]
+        return generator.texts(texts, **settings)
 
     return generate
 
@@ -240,12 +234,10 @@ def _transformers_generator(teacher: str, config: TeacherConfig) -> Callable[[li
 def _vllm_generator(teacher: str, config: TeacherConfig) -> Callable[[list[str], int], list[list[str]]]:
     """The seed's engine (max_model_len 512, the stop strings, special tokens skipped); each prompt is seeded
     with the batch seed plus its place in the batch, so its answers do not depend on the other prompts."""
-    try:
-        from vllm import LLM, SamplingParams
-    except ImportError:
-        raise TeacherError("--backend vllm: vllm is not installed (pip install vllm), "
-                           "or use --backend transformers") from None
-    llm = LLM(model=teacher, dtype=config.dtype, max_model_len=512, seed=config.seed)
+    from e2lm_bench.training.generation import vllm_engine
+
+    llm = vllm_engine(teacher, config.seed, dtype=config.dtype, max_model_len=512)
+    from vllm import SamplingParams  # after the engine, which tells a missing vLLM in one line
 
     def generate(texts: list[str], seed: int) -> list[list[str]]:
         params = [
@@ -259,6 +251,24 @@ def _vllm_generator(teacher: str, config: TeacherConfig) -> Callable[[list[str],
 
 
 # -- mom-scores -------------------------------------------------------------------------------------
+
+
+def mother_logprobs(scorer: LMScorer, contexts: Sequence[str], answers: Sequence[str]) -> np.ndarray:
+    """Σ log P(answer | context) under the scorer's model: the RL recipe's "mother" score (the seed's
+    ``score_mom.py``).
+
+    Tokenised as encode(context + " ") ++ encode(" " + answer) without special tokens, answer tokens only
+    (a context that encodes to no tokens leaves the answer's first token unscored: nothing comes before it).
+    """
+    if len(contexts) != len(answers):
+        raise ValueError(f"{len(contexts)} contexts for {len(answers)} answers")
+    sequences, starts = [], []
+    for context, answer in zip(contexts, answers):
+        context_ids = scorer.tokenizer(context + " ", add_special_tokens=False)["input_ids"]
+        answer_ids = scorer.tokenizer(" " + answer, add_special_tokens=False)["input_ids"]
+        sequences.append(context_ids + answer_ids)
+        starts.append(max(len(context_ids), 1))
+    return scorer.sequence_logprobs(sequences, starts)
 
 
 def write_mom_scores(answers_path: str | Path, model: str, output: str | Path,
@@ -287,7 +297,7 @@ def write_mom_scores(answers_path: str | Path, model: str, output: str | Path,
         for start in range(0, len(todo), config.batch_size):
             batch = todo[start : start + config.batch_size]
             contexts = [mother_utterance(row["prompt"]) for row in batch for _ in row["teacher_responses"]]
-            scores = scorer.answer_logprobs(contexts, [a for row in batch for a in row["teacher_responses"]]).tolist()
+            scores = mother_logprobs(scorer, contexts, [a for row in batch for a in row["teacher_responses"]]).tolist()
             out = []
             for row in batch:
                 n = len(row["teacher_responses"])

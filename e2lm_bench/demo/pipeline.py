@@ -61,7 +61,7 @@ def run_demo(settings: DemoSettings) -> dict:
     from e2lm_bench.demo.eval_sets import write_eval_sets
     from e2lm_bench.evaluation.results import read_results
     from e2lm_bench.evaluation.trajectory import TrajectoryConfig, run_trajectory
-    from e2lm_bench.report.build import write_report
+    from e2lm_bench.report import write_report
     from e2lm_bench.scores.benchmarks import score_results
     from e2lm_bench.scores.bootstrap import read_item_values
     from e2lm_bench.training.pretrain import PretrainConfig, pretrain
@@ -113,12 +113,12 @@ def run_demo(settings: DemoSettings) -> dict:
         "seconds": clock.laps, "report": str(report["html"])}
     if reward_logs:
         from e2lm_bench.demo.rl import reward_fifths
-        from e2lm_bench.report.build import read_training_log
+        from e2lm_bench.report import read_training_log
 
         summary["rl"] = reward_fifths(read_training_log(reward_logs["rl"]))
     if round_logs:
         from e2lm_bench.demo.interaction import round_summary
-        from e2lm_bench.report.build import read_training_log
+        from e2lm_bench.report import read_training_log
 
         summary["interaction"] = round_summary(read_training_log(round_logs["interaction"]), table, "interaction")
     atomic_write_text(out / "demo_summary.json", json.dumps(summary, indent=1))

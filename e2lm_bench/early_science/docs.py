@@ -23,7 +23,8 @@ def render_prompt(doc: dict) -> str:
 
 
 def leaking_items(docs) -> list[tuple[int, str]]:
-    """Items whose gold answer text appears in their own prompt (the organizers' leakage check, reference §5)."""
+    """Items whose gold answer text appears in their own prompt (the organizers' leakage check,
+    :func:`e2lm_bench.taskdata.e2lm_rules.answer_in_prompt`)."""
     return [(index, doc["choices"][doc["answer"]]) for index, doc in enumerate(docs)
             if answer_in_prompt(doc["choices"][doc["answer"]], render_prompt(doc))]
 

@@ -1,4 +1,5 @@
-"""The organizers' scientific-domain check of a submitted task (reference §5), on a sample of its items.
+"""The organizers' scientific-domain check of a submitted task, on a sample of its items (their starter-kit
+notebook; announced in https://huggingface.co/blog/tiiuae/e2lm-competition).
 
 Their check asks an LLM whether each sampled question needs specialised knowledge; running it before
 submitting shows how many items it would reject. The judge is any function from an item's text to a
@@ -37,7 +38,7 @@ def _verdict(reply, doc_id) -> bool:
 
 
 def judge_domain(docs, judge: Callable[[str], str], sample: int = 50, seed: int = 0) -> dict:
-    """The organizers' scientific-domain check on a seeded random sample of ``sample`` items (reference §5).
+    """The organizers' scientific-domain check on a seeded random sample of ``sample`` items.
 
     ``judge`` maps an item's text to "Accept" or "Reject": :func:`openai_judge` reproduces the organizers'
     setting, any local model wrapped as a function works too. The pass threshold is not published.

@@ -1,8 +1,10 @@
 """Choosing the items of the early_science task that carry an early-training signal, and writing them out.
 
 The winning E2LM entries kept only the questions whose per-item score rises over the public checkpoints
-(reference §9.2). Each item's curves (:mod:`e2lm_bench.scores.item_curves`) get a slope and a Signal Quality per
-model; the kept items are written in the task's data layout, ready for :mod:`e2lm_bench.early_science.hub_dataset`.
+(morai/UNICAMP, "Early Signals of Scientific Knowledge"; Noor, "A Data-Driven Filtering Pipeline for MMLU";
+NeurIPS 2025 competition track). Each item's curves (:mod:`e2lm_bench.scores.item_curves`) get a slope and a
+Signal Quality per model; the kept items are written in the task's data layout, ready for
+:mod:`e2lm_bench.early_science.hub_dataset`.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def select_items(curves: pd.DataFrame, min_slope: float = 0.0, min_sq: float = 0
 
     Per model, an item's values are put in step order (checkpoints without a step last) and get a
     least-squares slope per checkpoint and the organizers' SQ. Both are averaged over models with equal
-    weight, as benchmark SQ is (reference §2), so one series with many checkpoints does not decide alone;
+    weight, as benchmark SQ is (arXiv 2506.07731), so one series with many checkpoints does not decide alone;
     an item with a NaN for any model (fewer than two values) is removed by the slope rule.
     Note: below 8 checkpoints SQ has no autocorrelation term, so an item's SQ is at most 0.5.
 

@@ -1,8 +1,8 @@
 """The candidate items of early_science: public science multiple-choice sets in one document format.
 
-SciQ, ARC-Easy and MMLU's STEM subjects are the sets the organizers found useful early in training
-(reference §9.1). They are normalised to the task's fields, items that would fail the leakage check are
-dropped, and the pool is written in the task's data layout so a trajectory run can evaluate every item
+SciQ, ARC-Easy and MMLU's STEM subjects are the sets the organizers found useful early in training (their
+MMLU-var baseline, arXiv 2506.07731). They are normalised to the task's fields, items that would fail the
+leakage check are dropped, and the pool is written in the task's data layout so a trajectory run can evaluate every item
 before :mod:`e2lm_bench.early_science.item_selection` keeps the ones with a rising curve.
 """
 

@@ -13,7 +13,7 @@ _STEP = re.compile(r"(?:iter|checkpoint|global_step|step|round)[_-]?(\d+)", re.I
 _WORDS = re.compile(r"chck_(\d+)([MK])", re.IGNORECASE)
 _WORD_UNITS = {"M": 1_000_000, "K": 1_000}
 
-# E2LM organizers' batch-size ramp (reference §6, KIT5 `convert_iter_to_gt`): the first 20 GT are split into
+# E2LM organizers' batch-size ramp (their starter-kit notebook 5_Scoring.ipynb, `convert_iter_to_gt`): the first 20 GT are split into
 # three phases of equal sample counts at 256, 512 and 768 sequences per iteration; then 1024 per iteration.
 E2LM_SEQ_LEN = 4096
 E2LM_RAMP_SAMPLES = int(20e9 // E2LM_SEQ_LEN)  # 4,882,812 sequences

@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from e2lm_bench.devices import DTYPES, default_device
+from e2lm_bench.devices import resolve_device, torch_dtype
 
 CONVENTIONS = ("lm-eval", "minicons", "babylm-2025")
 TOKENIZER_KWARGS = ("revision", "trust_remote_code")  # the model options that also select the tokenizer
@@ -69,7 +69,7 @@ class LMScorer:
     """Sums token log-probabilities of a causal LM under a named convention (see the module docstring)."""
 
     def __init__(self, model, tokenizer, batch_size: int = 64, device: str | None = None):
-        self.device = torch.device(device or default_device())
+        self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size
@@ -85,12 +85,9 @@ class LMScorer:
         """
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        if dtype not in DTYPES:
-            raise ValueError(f"dtype {dtype!r}: expected one of {', '.join(DTYPES)}")
+        torch_type = torch_dtype(dtype)
         tokenizer = AutoTokenizer.from_pretrained(path, **{k: v for k, v in model_kwargs.items() if k in TOKENIZER_KWARGS})
-        model = AutoModelForCausalLM.from_pretrained(
-            path, dtype=dtype if dtype == "auto" else getattr(torch, dtype), **model_kwargs
-        )
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_type, **model_kwargs)
         return cls(model, tokenizer, batch_size=batch_size, device=device)
 
     # -- conventions -------------------------------------------------------------------------------
@@ -117,18 +114,6 @@ class LMScorer:
             return self._score(requests, bow_correction=True)
         requests = [self._whole_text_request(p, c, score_prefix=False) for p, c in zip(prefixes, candidates)]
         return self._score(requests, temperature=temperature)
-
-    def answer_logprobs(self, contexts: Sequence[str], answers: Sequence[str]) -> np.ndarray:
-        """Σ log P(answer | context), tokenised as encode(context + " ") ++ encode(" " + answer) without
-        special tokens, answer tokens only: the RL recipe's "mother" score (reference: training.md §3.4 d)."""
-        if len(contexts) != len(answers):
-            raise ValueError(f"{len(contexts)} contexts for {len(answers)} answers")
-        requests = []
-        for context, answer in zip(contexts, answers):
-            context_ids = self._encode(context + " ", special_tokens=False)
-            answer_ids = self._encode(" " + answer, special_tokens=False)
-            requests.append(_Request(tuple(context_ids + answer_ids), max(len(context_ids), 1)))
-        return self._score(requests)
 
     def score_pairs(
         self,
@@ -178,6 +163,19 @@ class LMScorer:
         return _Request(tuple(encoded["input_ids"]), first)
 
     # -- engine ------------------------------------------------------------------------------------
+
+    def sequence_logprobs(self, sequences: Sequence[Sequence[int]], first_scored: Sequence[int]) -> np.ndarray:
+        """Σ log P(ids[t] | ids[:t]) over t >= start, for each already tokenised ``ids`` and its ``start``.
+
+        The engine behind every convention, for scores tokenised elsewhere; ``start`` is at least 1 (the
+        first token has nothing before it) and at most ``len(ids)`` (nothing scored: 0.0).
+        """
+        if len(sequences) != len(first_scored):
+            raise ValueError(f"{len(sequences)} sequences for {len(first_scored)} start positions")
+        requests = [_Request(tuple(ids), start) for ids, start in zip(sequences, first_scored)]
+        if any(not 1 <= r.first_scored <= len(r.ids) for r in requests):
+            raise ValueError("each start position must lie in 1..len(ids)")
+        return self._score(requests)
 
     @torch.inference_mode()
     def _score(self, requests: list[_Request], bow_correction: bool = False, temperature: float = 1.0) -> np.ndarray:

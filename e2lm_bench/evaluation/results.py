@@ -151,11 +151,12 @@ def load_organizer_curves(
     every: int | None = 4000,
     max_tokens: float | None = 206e9,
 ) -> "pd.DataFrame":
-    """The organizers' public E2LM curves (reference §6) as a results table, so they score like our own runs.
+    """The organizers' public E2LM curves (``assets/data/plot-data-combined-all.json`` of the competition
+    site, github.com/e2lmc/e2lmc.github.io) as a results table, so they score like our own runs.
 
-    The defaults are KIT5's selection (iterations divisible by 4000 up to ~206 GT: 4k..56k, 14 points), which
-    reproduces the published SQ values. Null values are missing and dropped. The file names no metric; the
-    values are the benchmarks' accuracies, hence metric "acc".
+    The defaults are the organizers' scoring notebook's selection (iterations divisible by 4000 up to ~206 GT: 4k..56k,
+    14 points), which reproduces the published SQ values. Null values are missing and dropped. The file names no
+    metric; the values are the benchmarks' accuracies, hence metric "acc".
     """
     import pandas as pd
 

@@ -1,11 +1,11 @@
 """When a task is learned: age of acquisition per subtask, and which items rise, from checkpoint series.
 
-Age of acquisition follows Chang & Bergen 2022 ("Word acquisition in neural language models"), as the BabyLM
-2025 evaluation pipeline uses it: a four-parameter sigmoid of accuracy against log10 training amount, and the
-point where the fitted curve crosses halfway between chance and its fitted ceiling. A number is given only for a
-crossing inside the observed range of a curve that rises (Spearman against log x, one-sided, or a fitted step of a
-quarter of the way from chance to a perfect score or more): a curve that does not, a fit that fails, a sigmoid no better than a constant (F-test), or a ceiling at or below chance are statuses,
-never numbers.
+Age of acquisition follows Chang & Bergen 2022 ("Word acquisition in neural language models"), as the BabyLM 2025
+evaluation pipeline uses it: a four-parameter sigmoid of accuracy against log10 training amount, and the point
+where the fitted curve crosses halfway between chance and its fitted ceiling. A number is given only for a crossing
+inside the observed range of a curve that rises (Spearman against log x, one-sided, or a fitted step of a quarter
+of the way from chance to a perfect score or more): a curve that does not, a fit that fails, a sigmoid no better
+than a constant (F-test), or a ceiling at or below chance are statuses, never numbers.
 
 Item slopes: each item's margin against log10 training amount (the same t-test as ``scipy.stats.linregress``,
 through ``pearsonr`` so all items go in one call); the share of items that rise significantly tells a task whose

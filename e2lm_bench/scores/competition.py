@@ -15,7 +15,7 @@ DEFAULT_WEIGHTS = (0.5, 0.1, 0.4)
 RC_VARIANTS = ("agreement", "kendall")
 CS_VARIANTS = ("win_rate", "gap")
 RECONSTRUCTION_NOTE = (
-    "RC and CS are reconstructions: the organizers' formulas are not public (reference §3, §4); "
+    "RC and CS are reconstructions: the organizers' formulas are not public (arXiv 2506.07731); "
     "treat them as proxies, not leaderboard values."
 )
 
@@ -34,12 +34,12 @@ def ranking_consistency(
     reference_step: float,
     variant: str = "agreement",
 ) -> float:
-    """Reconstructed RC (reference §3; NOT the organizers' confirmed formula): does an early ordering last?
+    """Reconstructed RC (NOT the organizers' confirmed formula): does an early ordering last?
 
     For each pair (a, b), the reference point is the last common x <= ``reference_step``; every common x
     strictly after ``reference_step`` is compared with it, and the result is averaged over pairs.
     - "agreement": fraction of later points where sign(a - b) equals the sign at the reference point
-      (MRAI's local proxy; 14/47 reproduces the published mmlu 0.2979 with 47 later checkpoints).
+      (the local proxy of the morai team's competition fork; 14/47 reproduces the published mmlu 0.2979 with 47 later checkpoints).
     - "kendall": the two-model Kendall tau between the reference and each later ordering, rescaled to
       [0, 1] as (tau + 1) / 2; it equals "agreement" without ties, and a tie on either side counts 0.5.
     Unknown: the organizers' reference point, whether all models are ranked jointly, any rescaling.
@@ -75,7 +75,7 @@ def scientific_compliance(
     up_to: float | None = None,
     scale: float | None = None,
 ) -> float:
-    """Reconstructed CS (reference §4; NOT the organizers' confirmed formula): does the science-mixture model
+    """Reconstructed CS (NOT the organizers' confirmed formula): does the science-mixture model
     beat the web-only control of the same size?
 
     Uses the common x values (<= ``up_to`` if given).
@@ -104,7 +104,8 @@ def scientific_compliance(
 
 
 def global_score(sq: float, rc: float, cs: float, weights=DEFAULT_WEIGHTS) -> float:
-    """The competition's weighted sum (reference §1); weights are a parameter as the organizers may change them."""
+    """The competition's weighted sum (0.5 SQ + 0.1 RC + 0.4 CS on the site's evaluation page); the weights are
+    a parameter, as the organizers may change them."""
     w_sq, w_rc, w_cs = weights
     return float(w_sq * sq + w_rc * rc + w_cs * cs)
 

@@ -118,7 +118,7 @@ def signal_quality_batch(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def benchmark_sq(per_model: dict[str, SignalQuality]) -> float:
-    """Benchmark SQ as the mean over models: reproduces the paper's MMLU-var 0.959 (reference §2)."""
+    """Benchmark SQ as the mean over models: reproduces the paper's MMLU-var 0.959 (arXiv 2506.07731)."""
     if not per_model:
         raise ValueError("benchmark_sq needs at least one model")
     return float(np.mean([quality.sq for quality in per_model.values()]))

@@ -1,0 +1,92 @@
+"""Loading the checkpoints of a run, the next one fetched in the background while this one is evaluated.
+
+A Hub checkpoint's files are downloaded (only what loading reads) and its weights read once into memory, so a
+Hub series costs about max(download, evaluation) per checkpoint rather than their sum. Each checkpoint is then
+loaded by lm-eval's ``HFLM`` from that local folder, so device, dtype and model arguments take lm-eval's path.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, wait
+from pathlib import Path
+
+from e2lm_bench.devices import default_device
+from e2lm_bench.evaluation.run_plan import TrajectoryConfig, model_arguments
+from e2lm_bench.evaluation.series import Checkpoint, has_weights, local_folder, warm
+
+
+def fetched(fetch, checkpoints: list[Checkpoint], ahead: bool):
+    """Each checkpoint with the future of its fetch, done; with ``ahead``, the next one's fetch is already running.
+
+    Only one fetch runs at a time and the next starts when this one is handed over, so at most one checkpoint
+    waits ahead of the one evaluated: neither downloads nor memory pile up. A fetch's error is kept in its
+    future and raised when that checkpoint's turn comes.
+    """
+    following = None
+    for k, checkpoint in enumerate(checkpoints):
+        current = following or in_background(fetch, checkpoint)
+        wait([current])
+        following = in_background(fetch, checkpoints[k + 1]) if ahead and k + 1 < len(checkpoints) else None
+        yield checkpoint, current
+
+
+def in_background(function, *args) -> Future:
+    """A daemon thread rather than an executor's: an interrupted run exits without waiting for a download."""
+    future = Future()
+    future.set_running_or_notify_cancel()
+
+    def run():
+        try:
+            future.set_result(function(*args))
+        except BaseException as err:  # kept for the main thread, which records it
+            future.set_exception(err)
+
+    threading.Thread(target=run, name="e2lm-prefetch", daemon=True).start()
+    return future
+
+
+class CheckpointLoader:
+    """Loads checkpoints one by one, keeping the tokenizer and the tokenised requests while they fit.
+
+    HFLM loads each checkpoint from its local folder (a Hub checkpoint's is the fetched snapshot), so device,
+    dtype and model arguments (``parallelize``, ``device_map``, ``attn_implementation``, ...) take the path they
+    take in lm-eval, and nothing is downloaded twice.
+    """
+
+    def __init__(self, config: TrajectoryConfig):
+        self.config = config
+        self.model_args = model_arguments(config)
+        self.device = config.device or default_device()
+        self.tokenizer = None
+        self.fingerprint = None
+        self.encoded: dict = {}
+
+    def fetch(self, checkpoint: Checkpoint) -> Path:
+        """The checkpoint's folder with its files on this machine and its weights in memory; safe off the main thread."""
+        gguf = self.model_args.get("gguf_file")
+        folder = local_folder(checkpoint, revision=self.model_args.get("revision"), token=self.config.hub_token,
+                              **({"weights": (gguf,)} if gguf else {}))
+        warm(folder)
+        return folder
+
+    def lm_for(self, checkpoint: Checkpoint, folder: Path | None = None):
+        from transformers import AutoTokenizer
+
+        from e2lm_bench.evaluation.series_lm import PrefixSeriesLM, SeriesLM, tokenizer_fingerprint
+
+        folder = self.fetch(checkpoint) if folder is None else folder
+        if not has_weights(folder):
+            raise FileNotFoundError(f"no weight file (*.safetensors, *.bin, ...) in {checkpoint.location}")
+        tokenizer = AutoTokenizer.from_pretrained(
+            str(folder), revision=self.model_args.get("revision"),
+            trust_remote_code=self.model_args.get("trust_remote_code", False),
+        )
+        fingerprint = tokenizer_fingerprint(tokenizer)
+        if fingerprint != self.fingerprint:  # a new tokenizer: earlier tokenisations do not apply
+            self.tokenizer, self.fingerprint, self.encoded = tokenizer, fingerprint, {}
+        model = PrefixSeriesLM if self.config.scorer == "hf-prefix" else SeriesLM
+        return model(
+            pretrained=str(folder), tokenizer=self.tokenizer, batch_size=self.config.batch_size,
+            device=self.device, encoded=self.encoded, **self.model_args,
+        )

@@ -1,0 +1,86 @@
+"""Settings-checked resume: what shaped each part's numbers is written beside it, and a rerun compares.
+
+A part (model, checkpoint, task) already written with the same settings is skipped; one written with other
+settings stops the run before anything is evaluated, unless the user asks to overwrite, so a curve never mixes
+numbers computed two ways. Parts written before settings were recorded are kept and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from e2lm_bench.evaluation import results as results_io
+from e2lm_bench.evaluation.run_plan import TrajectoryConfig, TrajectoryError, model_arguments
+from e2lm_bench.taskdata.sources import DATA_DIR_ENV
+
+
+def part_settings(config: TrajectoryConfig, task_dict: dict) -> dict:
+    """What shapes a part's numbers besides the weights, written beside it so that a rerun cannot mix settings."""
+    from lm_eval.evaluator_utils import get_sample_size
+    from lm_eval.utils import handle_non_serializable, hash_string
+
+    def documents(task) -> str:
+        docs = [doc for _, doc in task.doc_iterator(limit=get_sample_size(task, config.limit))]
+        return hash_string(json.dumps(docs, default=handle_non_serializable, sort_keys=True, ensure_ascii=False))
+
+    settings = {
+        "limit": config.limit, "seed": list(config.seed), "model_args": model_arguments(config),
+        "data_dir": os.environ.get(DATA_DIR_ENV),
+        "tasks": {name: {"version": task.VERSION, "num_fewshot": task.get_config("num_fewshot"),
+                         "documents": documents(task)} for name, task in sorted(task_dict["tasks"].items())},
+    }
+    return json.loads(json.dumps(settings, default=str))  # as it reads back from the file
+
+
+def settings_difference(recorded: dict, current: dict) -> tuple[str, object, object] | None:
+    """The first setting that differs, named as the user sets it; other documents are named by their folder."""
+    def flat(settings: dict) -> dict:
+        named = {"limit": settings.get("limit"), "seed": settings.get("seed"), **settings.get("model_args", {})}
+        for task, values in settings.get("tasks", {}).items():
+            named |= {f"num_fewshot[{task}]": values.get("num_fewshot"), f"version[{task}]": values.get("version")}
+        return named
+
+    old, new = flat(recorded), flat(current)
+    for name in {**new, **old}:
+        if old.get(name) != new.get(name):
+            return name, old.get(name), new.get(name)
+    old_tasks, new_tasks = recorded.get("tasks", {}), current["tasks"]
+    if sorted(old_tasks) != sorted(new_tasks):
+        return "subtasks", ",".join(sorted(old_tasks)), ",".join(sorted(new_tasks))
+    for task, values in new_tasks.items():
+        if old_tasks[task].get("documents") != values["documents"]:
+            if recorded.get("data_dir") != current["data_dir"]:
+                return "data_dir", recorded.get("data_dir"), current["data_dir"]
+            return f"documents[{task}]", str(old_tasks[task].get("documents"))[:12], values["documents"][:12]
+    return None
+
+
+def done_parts(out: Path, checkpoints, settings: dict):
+    """(checkpoint, task, recorded settings or None, difference or None) for every part already written."""
+    for checkpoint in checkpoints:
+        for task, current in settings.items():
+            where = (out, checkpoint.model, checkpoint.name, task)
+            if results_io.is_done(*where):
+                recorded = results_io.read_settings(*where)
+                yield checkpoint, task, recorded, settings_difference(recorded, current) if recorded else None
+
+
+def refuse_other_settings(out: Path, checkpoints, settings: dict) -> None:
+    """Stop before anything is evaluated if a part was written with other settings."""
+    for *_, difference in done_parts(out, checkpoints, settings):
+        if difference:
+            name, old, new = difference
+            raise TrajectoryError(f"{out} was run with {name}={old}; this run has {name}={new} "
+                                  "(use --overwrite to re-evaluate)")
+
+
+def pending(out: Path, checkpoints, settings: dict, overwrite: bool) -> tuple[dict, int]:
+    """The parts to evaluate, and how many done parts without recorded settings are kept (unless overwriting)."""
+    todo, unverified = {c: list(settings) for c in checkpoints}, 0
+    for checkpoint, task, recorded, difference in done_parts(out, checkpoints, settings):
+        if not overwrite or (recorded is not None and not difference):  # without --overwrite, differences stopped the run
+            todo[checkpoint].remove(task)
+            unverified += recorded is None
+    return {c: tasks for c, tasks in todo.items() if tasks}, unverified
