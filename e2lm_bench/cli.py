@@ -103,6 +103,9 @@ def _build_parser() -> argparse.ArgumentParser:
                             "from the cache; hf is lm-eval's own (equal log-likelihoods)")
     trajectory.add_argument("--no-prefetch", dest="prefetch", action="store_false",
                             help="fetch each checkpoint when its turn comes (default: the next one while this one runs)")
+    trajectory.add_argument("--cleanup", action="store_true",
+                            help="download Hub checkpoints into OUTPUT/.downloads and remove each once its parts are "
+                            "written (at most two on disk; default: keep them in the Hugging Face cache)")
 
     score = commands.add_parser("score", help="signal quality, ranking consistency, compliance: DIR/scores.json")
     score.add_argument("results", type=Path, help="run folder, results CSV, or the organizers' curve JSON")
@@ -165,7 +168,9 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="JSONL, a 'prompt' ('*MOT: ...') per row; its other columns reach the rewards")
     rl.add_argument("--reward", required=True, help="comma-separated rewards: bleu, semsim, judge, confidence")
     rl.add_argument("--reward-weights", help="comma-separated weights, one per reward (default: all 1)")
-    rl.add_argument("--reward-model", help="model folder for judge, semsim and confidence")
+    rl.add_argument("--reward-model", metavar="MODEL|NAME=MODEL,...",
+                    help="model folder or Hub id for judge, semsim and confidence, or one per reward: "
+                    "judge=M1,confidence=M2")
     rl.add_argument("--algorithm", default=rl_defaults["algorithm"], choices=ALGORITHMS)
     rl.add_argument("--output", required=True, type=Path)
     rl.add_argument("--max-steps", type=int, default=rl_defaults["max_steps"], help="-1: one pass over the prompts")
@@ -175,7 +180,8 @@ def _build_parser() -> argparse.ArgumentParser:
                     "with confidence)")
     rl.add_argument("--lr", type=float, help=f"learning rate (default: the seed's {seed_lr}, {confidence_lr} with confidence)")
     rl.add_argument("--num-generations", type=int, default=rl_defaults["num_generations"], help="samples per prompt")
-    rl.add_argument("--batch-size", type=int, default=rl_defaults["batch_size"], help="prompts per step")
+    rl.add_argument("--batch-size", type=int, default=rl_defaults["batch_size"],
+                    help="prompts per step (a smaller prompts file: all its prompts)")
 
     interact = commands.add_parser("interact", help="SimPO interaction training with a teacher (BabyLM interaction "
                                    "baseline): OUTPUT/round_NN series and OUTPUT/rounds.csv, resumable by round")
@@ -387,17 +393,20 @@ def _trajectory(args) -> int:
         dtype=args.dtype, model_args=model_args, num_fewshot=args.num_fewshot, seed=parse_seed(args.seed),
         overwrite=args.overwrite, include_path=args.include_path, every=args.every, max_step=args.max_step,
         tokens_per_step=args.tokens_per_step, hub_token=os.environ.get("HF_TOKEN") or None,
-        scorer=args.scorer, prefetch=args.prefetch,
+        scorer=args.scorer, prefetch=args.prefetch, cleanup=args.cleanup,
     )
     summary = run_trajectory(config)
-    print(f"evaluated {len(summary.evaluated)}, already done {summary.skipped}, failed checkpoints {len(summary.failed)}")
+    print(f"evaluated {len(summary.evaluated)}, already done {summary.skipped}, failed checkpoints {len(summary.failed)}"
+          + (f", re-evaluated damaged parts {len(summary.damaged)}" if summary.damaged else ""))
     if summary.unverified:
-        print(f"  {summary.unverified} done part(s) were written by an older e2lm-bench without their settings: "
+        print(f"  {summary.unverified} done part(s) were written by an older e2lm-bench without all of their settings: "
               "kept unchecked (--overwrite re-evaluates them)")
     for failure in summary.failed:
         print(f"  failed: {failure['location']}: {failure['error']}")
+    for damage in summary.still_damaged:  # another shard's part: that shard's rerun re-evaluates it
+        print(f"  not in results.csv, cannot be read whole: {damage}")
     print(f"results: {summary.results_csv}")
-    return 1 if summary.failed else 0
+    return 1 if summary.failed or summary.still_damaged else 0
 
 
 def _pairs(text: str | None) -> list[tuple[str, str]] | None:
@@ -536,7 +545,7 @@ def _data(args) -> int:
         print(json.dumps(write_teacher_answers(args.prompts, args.teacher, args.output, config), indent=1))
         return 0
     if args.builder == "mom-scores":
-        from e2lm_bench.training.teacher import MomScoreConfig, write_mom_scores
+        from e2lm_bench.training.mother_scores import MomScoreConfig, write_mom_scores
 
         config = MomScoreConfig(batch_size=args.batch_size, device=args.device, dtype=args.dtype)
         print(json.dumps(write_mom_scores(args.answers, args.model, args.output, config), indent=1))

@@ -206,10 +206,14 @@ def test_pseudo_words_are_unheard_unique_and_shaped_like_their_words():
         assert wug_rime == rime and wug_onset != onset and wug_onset in onsets and len(wug_onset) == len(onset)
 
 
-def test_pseudo_corpus_swaps_exactly_the_words_that_have_a_pseudo_word(corpus):
+def test_pseudo_corpus_swaps_exactly_the_words_that_have_a_pseudo_word_then_the_irregular_pasts(corpus):
     wugs = pseudo_words()
-    for line, twin in zip(corpus[:500], pseudo_corpus(corpus[:500])):
+    twins = list(pseudo_corpus(corpus[:500]))
+    assert len(twins) == 1000
+    for line, twin, foiled in zip(corpus[:500], twins[:500], twins[500:]):
         assert [wugs.get(w, w) for w in line.split()] == twin.split()
+        assert [eval_sets.OVERREGULARIZED.get(w, w) for w in line.split()] == foiled.split()
+    assert any("eated" in line.split() for line in twins[500:])
 
 
 def test_lexical_pairs_are_token_matched_by_the_demo_tokenizer(corpus):
@@ -234,3 +238,7 @@ def test_lexical_pairs_are_token_matched_by_the_demo_tokenizer(corpus):
     assert len({row["lexeme"] for row in rows}) == 150
     for word in vocabulary.lexicon():  # the corpus is split as the corpus-only BPE splits it
         assert tokens(demo, word) == tokens(corpus_only, word), word
+    # the irregular-verb foils: a cue on the corpus-only BPE ("eated" costs more than "ate"), none on the demo's
+    foils = eval_sets.OVERREGULARIZED
+    assert all(tokens(corpus_only, past) == 1 < tokens(corpus_only, foil) for past, foil in foils.items())
+    assert all(tokens(demo, past) == tokens(demo, foil) == 1 for past, foil in foils.items())

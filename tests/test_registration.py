@@ -186,3 +186,34 @@ def test_eval_does_not_index_our_tasks_twice_when_registered(fake_lm_eval, monke
     registration.unregister(fake_lm_eval)
     task_manager_class(skip_builtin=False)()
     assert [str(p) for p in scanned[1]][1:] == [str(TASKS_DIR)]
+
+
+def test_a_task_file_added_after_register_is_noticed_and_the_registration_refreshed(fake_lm_eval, tmp_path,
+                                                                                     monkeypatch, capsys):
+    """`eval` and `trajectory` build their TaskManager through task_manager_class: a stale registration of ours is
+    refreshed with one line, or, where lm-eval's folder is read-only, named while our folder is indexed directly."""
+    import lm_eval.tasks.manager
+
+    from e2lm_bench.evaluation import harness
+
+    source = tmp_path / "tasks"
+    shutil.copytree(TASKS_DIR, source, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(harness, "tasks_dir", lambda: source)
+    monkeypatch.setattr(registration, "lm_eval_tasks_dir", lambda: fake_lm_eval)
+    registration.register(fake_lm_eval, source)
+    assert registration.stale_registration(fake_lm_eval, source) is None
+    (source / "zorro" / "zorro_extra.yaml").write_text("include: _template_yaml\ntask: zorro_extra\n")
+    stale = registration.stale_registration(fake_lm_eval, source)
+    assert stale == "our tasks' registration with lm-eval is stale: 1 task file(s) added (e.g. zorro/zorro_extra.yaml)"
+    scanned = []
+    monkeypatch.setattr(lm_eval.tasks.manager.TaskIndex, "build", lambda self, paths: scanned.append(paths) or {})
+    harness.task_manager_class(skip_builtin=False)()
+    assert capsys.readouterr().err == f"e2lm-bench: {stale}; refreshed it.\n"
+    assert os.readlink(fake_lm_eval / "e2lm_bench" / "zorro" / "zorro_extra.yaml") == str(source / "zorro" / "zorro_extra.yaml")
+    assert registration.stale_registration(fake_lm_eval, source) is None and len(scanned[0]) == 1  # lm-eval's folder
+    (source / "zorro" / "zorro_extra.yaml").unlink()
+    monkeypatch.setattr(os, "access", lambda *_: False)  # lm-eval's folder read-only
+    harness.task_manager_class(skip_builtin=False)()
+    err = capsys.readouterr().err
+    assert "1 task file(s) removed (e.g. zorro/zorro_extra.yaml)" in err and "Run `e2lm-bench register`" in err
+    assert [str(p) for p in scanned[1]][1:] == [str(source)]  # our folder indexed itself, so nothing is missed

@@ -55,7 +55,7 @@ class FakeHub:
         monkeypatch.setattr(huggingface_hub, "snapshot_download", self.snapshot_download)
 
     def snapshot_download(self, repo_id, *, revision=None, allow_patterns=None, ignore_patterns=None, token=None,
-                          **_):
+                          local_dir=None, **_):
         from huggingface_hub.utils import filter_repo_objects
 
         with self.lock:
@@ -68,7 +68,7 @@ class FakeHub:
             if revision is not None and revision == self.broken:
                 raise OSError(f"503 Server Error for {repo_id}@{revision} (headers: Authorization: Bearer {token})")
             source = self.repos[repo_id, revision]
-            snapshot = self.cache / repo_id.replace("/", "--") / (revision or "main")
+            snapshot = Path(local_dir) if local_dir else self.cache / repo_id.replace("/", "--") / (revision or "main")
             names = [f.relative_to(source).as_posix() for f in source.rglob("*") if f.is_file()]
             for name in filter_repo_objects(names, allow_patterns=allow_patterns, ignore_patterns=ignore_patterns):
                 (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
@@ -133,6 +133,33 @@ def test_hub_download_overlaps_evaluation(tokenizer_bos, use_data_dir, tmp_path,
     assert hub.peak == 1 and hub.tokens == {TOKEN}
     assert not list(hub.cache.rglob("optimizer.pt"))  # only what loading reads is downloaded
     pd.testing.assert_frame_equal(_values(tmp_path / "prefetched"), _values(tmp_path / "sequential"))
+
+
+def test_cleanup_keeps_at_most_the_current_and_the_prefetched_checkpoint_on_disk(tokenizer_bos, use_data_dir, tmp_path,
+                                                                                 monkeypatch, evaluations):
+    """--cleanup: each Hub checkpoint is downloaded into the run folder and removed once its parts are written."""
+    from e2lm_bench.evaluation.results import DOWNLOADS
+
+    repo = write_series(tmp_path / "repo", tokenizer_bos)
+    hub = FakeHub(tmp_path, {("org/tiny", None): repo}, delay=0.3)
+    hub.install(monkeypatch)
+    out = tmp_path / "run"
+    on_disk, original = [], trajectory.evaluate_checkpoint_task
+
+    def counting(lm, checkpoint, *args, **kwargs):
+        on_disk.append(sorted(p.name for p in (out / DOWNLOADS).glob("*/*")))
+        return original(lm, checkpoint, *args, **kwargs)
+
+    monkeypatch.setattr(trajectory, "evaluate_checkpoint_task", counting)
+    summary = run_trajectory(_config("org/tiny", out, cleanup=True))
+    assert not summary.failed and len(summary.evaluated) == 4
+    assert on_disk[0] and max(map(len, on_disk)) <= 2 and all(f"checkpoint-{s}" in on_disk[k] for k, s in
+                                                               enumerate((100, 200, 300, 400)))
+    assert not list((out / DOWNLOADS).rglob("*.safetensors")) and not list(hub.cache.rglob("*"))
+    without = tmp_path / "without"
+    run_trajectory(_config("org/tiny", without))
+    pd.testing.assert_frame_equal(_values(out), _values(without))
+    assert len(list(hub.cache.rglob("*.safetensors"))) == 4  # without --cleanup the cache keeps every checkpoint
 
 
 def test_failed_prefetch_is_recorded_and_the_series_continues(tiny_series, use_data_dir, tmp_path, monkeypatch,

@@ -9,7 +9,7 @@ import pytest
 
 from e2lm_bench.cli import main
 from e2lm_bench.evaluation import trajectory
-from e2lm_bench.evaluation.results import read_results
+from e2lm_bench.evaluation.results import ResultsError, read_results
 from e2lm_bench.evaluation.trajectory import TrajectoryConfig, TrajectoryError, run_trajectory
 from tests.conftest import DIALOGUE_ROWS, write_data_dir
 
@@ -106,6 +106,70 @@ def test_parts_without_recorded_settings_are_kept_and_reported(tiny_series, use_
     assert summary.unverified == 1 and summary.skipped == 2 and calls == []
     summary = run_trajectory(_config(tiny_series, out, overwrite=True))
     assert summary.unverified == 0 and calls == ["checkpoint-100"]
+
+
+def test_a_rerun_with_the_other_scorer_is_refused(tiny_series, use_data_dir, tmp_path, calls):
+    """One scorer per curve: in bf16 the two scorers' log-likelihoods differ by more than near checkpoints do."""
+    out = tmp_path / "run"
+    run_trajectory(_config(tiny_series, out, limit=2))
+    calls.clear()
+    with pytest.raises(TrajectoryError, match="was run with scorer=hf-prefix; this run has scorer=hf"):
+        run_trajectory(_config(tiny_series, out, limit=2, scorer="hf"))
+    assert calls == []
+    assert run_trajectory(_config(tiny_series, out, limit=2, scorer="hf", overwrite=True)).skipped == 0
+    settings = out / "parts" / "tiny" / "checkpoint-100" / f"{TASK}.json"
+    assert json.loads(settings.read_text())["scorer"] == "hf"
+    recorded = json.loads(settings.read_text())
+    del recorded["scorer"]  # as written before the scorer was recorded
+    settings.write_text(json.dumps(recorded))
+    calls.clear()
+    summary = run_trajectory(_config(tiny_series, out, limit=2, scorer="hf"))
+    assert summary.unverified == 1 and summary.skipped == 2 and calls == []
+    summary = run_trajectory(_config(tiny_series, out, limit=2, scorer="hf", overwrite=True))
+    assert summary.unverified == 0 and calls == ["checkpoint-100"]
+
+
+def test_damaged_parts_are_named_and_re_evaluated(tiny_series, use_data_dir, tmp_path, calls, capsys):
+    """A part cut short (a failed copy, a full disk), a garbled settings file or a cut samples file is never
+    taken as done: read_results refuses the folder, the rerun re-evaluates those parts and names them, and
+    results.csv ends as it was."""
+    out = tmp_path / "run"
+    command = ["trajectory", str(tiny_series), "--tasks", f"{TASK},dialogue_minpairs_tokens", "--output", str(out),
+               "--device", "cpu", "--max-step", "200", "--batch-size", "8"]
+    assert main(command) == 0
+    before = (out / "results.csv").read_text()
+    parts = out / "parts" / "tiny"
+    cut = parts / "checkpoint-100" / f"{TASK}.csv"
+    cut.write_bytes(cut.read_bytes()[:-20])
+    (parts / "checkpoint-200" / f"{TASK}.json").write_text('{"limit": nu')
+    samples = out / "samples" / "tiny" / "checkpoint-200" / "dialogue_minpairs_tokens.jsonl"
+    samples.write_bytes(samples.read_bytes()[: samples.stat().st_size // 2])
+    with pytest.raises(ResultsError, match=r"rows are cut short or changed .*\(and 2 more\); rerun"):
+        read_results(out)
+    capsys.readouterr()
+    calls.clear()
+    assert main(command) == 0
+    captured = capsys.readouterr()
+    assert sorted(calls) == ["checkpoint-100", "checkpoint-200", "checkpoint-200"]
+    assert "evaluated 3, already done 1, failed checkpoints 0, re-evaluated damaged parts 3" in captured.out
+    for name, why in ((f"checkpoint-100/{TASK}.csv", "its rows are cut short or changed (1 of 2 rows)"),
+                      (f"checkpoint-200/{TASK}.csv", f"its settings file {TASK}.json is unreadable"),
+                      ("checkpoint-200/dialogue_minpairs_tokens.csv", "its samples file is cut short")):
+        assert f"re-evaluating {parts / name}: {why}" in captured.out
+    assert (out / "results.csv").read_text() == before
+    assert len(read_results(out)) == len(pd.read_csv(out / "results.csv"))
+
+
+def test_score_and_report_refuse_a_table_without_rows(tmp_path, capsys):
+    empty = tmp_path / "results.csv"
+    empty.write_text("model,checkpoint,step,tokens,words,task,metric,value,stderr\n")
+    assert main(["score", str(empty)]) == 2
+    assert capsys.readouterr().err == f"e2lm-bench score: {empty}: the results table has no rows (nothing was " \
+                                      "evaluated, or every checkpoint failed)\n"
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "results.csv").write_text(empty.read_text())
+    assert main(["report", str(tmp_path / "run")]) == 2
+    assert "the results table has no rows" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("max_step", [100, 200])

@@ -8,9 +8,10 @@ lexical decision pairs each heard content word with a pseudo-word that was never
 A model scores a lexical decision item by the summed log-probability of each word's tokens, so an
 untrained model prefers whichever word has fewer tokens. A BPE of the demo's size trained on the corpus
 alone makes every heard word one token and every pseudo-word two to five: accuracy 1.0 before training.
-The demo's tokenizer is therefore trained on the corpus and its :func:`pseudo_corpus` twin, and only
+The demo's tokenizer is therefore trained on the corpus and its :func:`pseudo_corpus` twins, and only
 pairs whose two words get the same number of tokens are asked: the tokenizer cannot tell a word from a
-pseudo-word, only the model's training can.
+pseudo-word, only the model's training can. The irregular-verb foils ("eated") get the same treatment, for
+the same reason: the corpus never says them, so they would otherwise cost more tokens than "ate".
 """
 
 from __future__ import annotations
@@ -257,14 +258,16 @@ def pseudo_words() -> dict[str, str]:
 
 
 def pseudo_corpus(lines: Iterable[str]) -> Iterator[str]:
-    """The lines with every word that has a pseudo-word replaced by it.
+    """The lines with every word that has a pseudo-word replaced by it, then again with every irregular past
+    replaced by the "-ed" form a child would say (the irregular-verb foils).
 
-    Tokenizer training text only: with it beside the corpus, each pseudo-word is as frequent as its word,
-    so BPE merges the two alike and neither is favoured by its token count.
+    Tokenizer training text only: with it beside the corpus, each pseudo-word and each "-ed" foil is as
+    frequent as its word, so BPE merges them alike and no pair is told apart by its token count.
     """
-    wugs = pseudo_words()
-    for line in lines:
-        yield " ".join(wugs.get(word, word) for word in line.split())
+    lines = list(lines)
+    for replacement in (pseudo_words(), OVERREGULARIZED):
+        for line in lines:
+            yield " ".join(replacement.get(word, word) for word in line.split())
 
 
 def lexical_rows(n: int, rng: random.Random, tokenizer=None) -> list[dict[str, str]]:

@@ -151,6 +151,8 @@ def write_selection(docs_test, docs_dev, selection: Selection, output_dir, task:
     Refuses a kept count outside the competition's 100-15,000 unless ``allow_any_size``.
     """
     kept = sorted(set(selection.kept))
+    if not kept:
+        raise UserError(f"no item kept (removed by rule: {selection.removed_by}); loosen --min-slope/--min-sq")
     if not allow_any_size and not MIN_DOCS <= len(kept) <= MAX_DOCS:
         raise UserError(
             f"{len(kept)} items kept; the competition requires {MIN_DOCS}-{MAX_DOCS:,} per benchmark "

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from e2lm_bench.devices import resolve_device, torch_dtype
+from e2lm_bench.errors import UserError
 
 CONVENTIONS = ("lm-eval", "minicons", "babylm-2025")
 TOKENIZER_KWARGS = ("revision", "trust_remote_code")  # the model options that also select the tokenizer
@@ -249,6 +250,9 @@ def _word_start_ids(tokenizer) -> _WordStarts | None:
 def task_pairs(task: str, limit: int | None = None) -> dict[str, tuple[list[str] | None, list[str], list[str]]]:
     """(prefixes, correct, incorrect) per subtask of one of our task families, from the configured data."""
     from e2lm_bench.taskdata import sources as data
+
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit {limit}: scores no pairs; give a positive number")
 
     if task in ("dialogue_minpairs_words", "dialogue_minpairs_tokens"):
         rows = data.dialogue_minpairs_rows(task.rsplit("_", 1)[1])[:limit]

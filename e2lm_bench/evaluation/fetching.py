@@ -7,13 +7,15 @@ loaded by lm-eval's ``HFLM`` from that local folder, so device, dtype and model 
 
 from __future__ import annotations
 
+import shutil
 import threading
 from concurrent.futures import Future, wait
 from pathlib import Path
 
 from e2lm_bench.devices import default_device
+from e2lm_bench.evaluation.results import DOWNLOADS, safe_name
 from e2lm_bench.evaluation.run_plan import TrajectoryConfig, model_arguments
-from e2lm_bench.evaluation.series import Checkpoint, has_weights, local_folder, warm
+from e2lm_bench.evaluation.series import Checkpoint, has_weights, is_local, local_folder, warm
 
 
 def fetched(fetch, checkpoints: list[Checkpoint], ahead: bool):
@@ -66,9 +68,22 @@ class CheckpointLoader:
         """The checkpoint's folder with its files on this machine and its weights in memory; safe off the main thread."""
         gguf = self.model_args.get("gguf_file")
         folder = local_folder(checkpoint, revision=self.model_args.get("revision"), token=self.config.hub_token,
-                              **({"weights": (gguf,)} if gguf else {}))
+                              local_dir=self.download_dir(checkpoint), **({"weights": (gguf,)} if gguf else {}))
         warm(folder)
         return folder
+
+    def download_dir(self, checkpoint: Checkpoint) -> Path | None:
+        """Where a Hub checkpoint is downloaded with ``cleanup`` (removed once its parts are written); None: the
+        Hugging Face cache, or a local checkpoint."""
+        if not self.config.cleanup or is_local(checkpoint):
+            return None
+        return Path(self.config.output) / DOWNLOADS / safe_name(checkpoint.model) / safe_name(checkpoint.name)
+
+    def release(self, checkpoint: Checkpoint) -> None:
+        """With ``cleanup``, remove a Hub checkpoint's downloaded files: at most this and the prefetched one stay."""
+        folder = self.download_dir(checkpoint)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def lm_for(self, checkpoint: Checkpoint, folder: Path | None = None):
         from transformers import AutoTokenizer

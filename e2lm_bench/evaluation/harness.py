@@ -14,10 +14,12 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
+from e2lm_bench.errors import UserError
 from e2lm_bench.taskdata.readers import DataError
 from e2lm_bench.taskdata.sources import DATA_DIR_ENV
 
 LM_EVAL_SUBCOMMANDS = {"run", "ls", "list", "validate"}
+NO_DOCS = "did not find any docs"  # lm-eval's ValueError for a task with nothing to evaluate
 DEFAULT_BATCH_SIZE = "auto"  # lm-eval's default of 1 is ~8x slower on minimal pairs; auto caps at 64
 
 
@@ -97,7 +99,7 @@ def task_manager_class(skip_builtin: bool):
     ours = str(tasks_dir())
     # After `e2lm-bench register` the built-in index already holds our tasks: adding our folder again
     # would index each task twice (one "overrides existing task" warning per task).
-    ours_in_defaults = registered_source() == tasks_dir()
+    ours_in_defaults = not skip_builtin and registered_source() == tasks_dir() and _registration_refreshed()
 
     class TaskManagerWithOurTasks(base):
         _e2lm_bench = True
@@ -119,6 +121,23 @@ def task_manager_class(skip_builtin: bool):
                 raise _task_download_failed([s for s in specs if isinstance(s, str)], err) from err
 
     return TaskManagerWithOurTasks
+
+
+def _registration_refreshed() -> bool:
+    """Bring a stale registration of ours up to date (one line says so); False when it cannot be, so the caller
+    adds our folder itself and no task file added since is missed."""
+    from e2lm_bench.evaluation.registration import register, stale_registration
+
+    stale = stale_registration(source=tasks_dir())
+    if stale is None:
+        return True
+    try:
+        register(source=tasks_dir())
+    except UserError as err:
+        print(f"e2lm-bench: {stale}; {err}. Run `e2lm-bench register` where you can.", file=sys.stderr)
+        return False
+    print(f"e2lm-bench: {stale}; refreshed it.", file=sys.stderr)
+    return True
 
 
 def local_task_config(name: str) -> dict | None:
@@ -194,6 +213,9 @@ def run(argv: list[str]) -> int:
         print(f"e2lm-bench eval: data error: {err}", file=sys.stderr)
         return 2
     except ValueError as err:
+        if NO_DOCS in str(err):
+            print("e2lm-bench eval: a task has no documents to evaluate (--limit 0, or empty data)", file=sys.stderr)
+            return 2
         if not str(err).startswith("Tasks not found"):
             raise
         print(_not_found_report(str(err)), file=sys.stderr)

@@ -95,6 +95,27 @@ def registered_source(lm_eval_dir: Path | None = None) -> Path | None:
         return None
 
 
+def stale_registration(lm_eval_dir: Path | None = None, source: Path | None = None) -> str | None:
+    """What changed in our task folder since it was registered (task files added or removed, the package moved),
+    or None when the registration mirrors it, is absent, or belongs to another install."""
+    root = Path(lm_eval_dir) if lm_eval_dir else lm_eval_tasks_dir()
+    source = Path(source) if source else _our_tasks_dir()
+    folder = root / FOLDER_NAME
+    try:
+        manifest = _read_manifest(folder)
+    except UserError:  # a folder we did not make: not ours to judge
+        return None
+    if manifest is None or manifest.get("source") != str(source):
+        return None
+    files = task_files(source)
+    if _is_current(folder, manifest, source, files):
+        return None
+    added, removed = sorted(set(files) - set(manifest["files"])), sorted(set(manifest["files"]) - set(files))
+    changes = [f"{len(names)} task file(s) {what} (e.g. {names[0]})" for names, what in ((added, "added"), (removed, "removed"))
+               if names]
+    return f"our tasks' registration with lm-eval is stale: {', '.join(changes) or 'its links moved'}"
+
+
 def register(lm_eval_dir: Path | None = None, source: Path | None = None) -> Registration:
     """Mirror our task tree into ``lm_eval_dir/e2lm_bench`` as symlinks; running it again changes nothing."""
     root = Path(lm_eval_dir) if lm_eval_dir else lm_eval_tasks_dir()

@@ -2,18 +2,22 @@
 
 The trajectory runner writes one small CSV per (model, checkpoint, task) under ``DIR/parts/``, each
 replaced atomically, so a killed run never leaves a half-written file and shards of a job array can
-write into the same folder; beside each CSV, a JSON file holds the settings that shaped its numbers.
-``DIR/results.csv`` is the merged view; scoring and reports read the merged table only. A group and
-one of its subtasks asked for in one run both give the subtask's rows; the merged table keeps one.
+write into the same folder; beside each CSV, a JSON file holds the settings that shaped its numbers, and
+the CSV's row count and checksum and its samples file's size, so a part damaged from outside (a failed
+copy, a full disk) is recognised as such rather than taken as done. ``DIR/results.csv`` is the merged view;
+scoring and reports read the merged table only. A group and one of its subtasks asked for in one run both
+give the subtask's rows; the merged table keeps one.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +37,7 @@ RESULTS_CSV = "results.csv"
 SAMPLES = "samples"  # per-item records, one JSONL per (model, checkpoint, task)
 FAILURES = "failures"  # one JSON per checkpoint that failed to load
 FAILURES_JSON = "failures.json"  # all of them, for the report
+DOWNLOADS = ".downloads"  # Hub checkpoints downloaded with --cleanup, each removed once its parts are written
 
 
 class ResultsError(UserError):
@@ -57,15 +62,56 @@ def settings_path(out_dir: str | Path, model: str, checkpoint: str, task: str) -
     return part_path(out_dir, model, checkpoint, task).with_suffix(".json")
 
 
-def is_done(out_dir: str | Path, model: str, checkpoint: str, task: str) -> bool:
-    return part_path(out_dir, model, checkpoint, task).is_file()
+@dataclass(frozen=True)
+class WrittenPart:
+    """A part found in the run folder: the settings it was written with (None: written by a version that did
+    not record them) and, when its files cannot be read whole, why (then it is not done)."""
+
+    settings: dict | None
+    damage: str | None = None
 
 
-def read_settings(out_dir: str | Path, model: str, checkpoint: str, task: str) -> dict | None:
-    """The settings a part was written with; None for parts written without them (older versions)."""
+def written_part(out_dir: str | Path, model: str, checkpoint: str, task: str) -> WrittenPart | None:
+    """The part of (model, checkpoint, task) as it stands in the run folder; None when it is not written."""
+    path = part_path(out_dir, model, checkpoint, task)
+    if not path.is_file():
+        return None
+    damage = part_damage(path)
+    return WrittenPart(None if damage else _settings_of(path), damage)
+
+
+def part_damage(path: Path) -> str | None:
+    """Why the part whose CSV is ``path`` cannot be trusted whole (settings unreadable, rows or samples cut short
+    or changed since they were written), or None. Parts written without settings have nothing to check against."""
+    settings_file = path.with_suffix(".json")
+    if not settings_file.exists():
+        return None
+    settings = _settings_of(path)
+    if settings is None:
+        return f"its settings file {settings_file.name} is unreadable"
+    if "sha256" not in settings:  # written before parts recorded their checksum
+        return None
+    text = path.read_bytes()
+    if hashlib.sha256(text).hexdigest() != settings["sha256"]:
+        rows = max(text.count(b"\n") - 1, 0)
+        return f"its rows are cut short or changed ({rows} of {settings.get('rows')} rows)"
+    samples = path.parents[3] / SAMPLES / path.parent.parent.name / path.parent.name / f"{path.stem}.jsonl"
+    size = samples.stat().st_size if samples.is_file() else None
+    if settings.get("samples_bytes") is not None and size != settings["samples_bytes"]:
+        return f"its samples file is cut short or missing ({size or 0} of {settings['samples_bytes']} bytes)"
+    return None
+
+
+def damaged_parts(out_dir: str | Path) -> list[tuple[Path, str]]:
+    """Every part of a run folder that cannot be read whole, with why."""
+    found = ((path, part_damage(path)) for path in sorted((Path(out_dir) / PARTS).glob("*/*/*.csv")))
+    return [(path, damage) for path, damage in found if damage]
+
+
+def _settings_of(path: Path) -> dict | None:
     try:
-        settings = json.loads(settings_path(out_dir, model, checkpoint, task).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        settings = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
     return settings if isinstance(settings, dict) else None
 
@@ -74,16 +120,21 @@ def write_part(out_dir: str | Path, model: str, checkpoint: str, task: str, rows
                settings: dict | None = None) -> Path:
     """The rows of one (model, checkpoint, task), written atomically; their presence marks it done.
 
-    The settings go first, so rows never stand without the settings they were computed with.
+    The settings go first, with the rows' count and checksum and the samples file's size (written before),
+    so rows never stand without the settings they were computed with, and damage can be told from a part.
     """
-    if settings is not None:
-        atomic_write_text(settings_path(out_dir, model, checkpoint, task), json.dumps(settings, indent=1))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="raise")
     writer.writeheader()
     for row in rows:
         writer.writerow({column: row.get(column) for column in COLUMNS})
-    return atomic_write_text(part_path(out_dir, model, checkpoint, task), buffer.getvalue())
+    text = buffer.getvalue()
+    if settings is not None:
+        samples = samples_path(out_dir, model, checkpoint, task)
+        record = {**settings, "rows": len(rows), "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                  "samples_bytes": samples.stat().st_size if samples.is_file() else None}
+        atomic_write_text(settings_path(out_dir, model, checkpoint, task), json.dumps(record, indent=1))
+    return atomic_write_text(part_path(out_dir, model, checkpoint, task), text)
 
 
 def _read_csv(path: Path) -> "pd.DataFrame":
@@ -109,15 +160,28 @@ def _read_csv(path: Path) -> "pd.DataFrame":
 
 def read_results(path: str | Path) -> "pd.DataFrame":
     """The merged table from a run folder (all its parts, whichever shard wrote them) or from one CSV file."""
-    import pandas as pd
 
     path = Path(path)
+    table = _merged_table(path)
+    if table.empty:
+        raise ResultsError(f"{path}: the results table has no rows (nothing was evaluated, or every checkpoint failed)")
+    return table
+
+
+def _merged_table(path: Path) -> "pd.DataFrame":
+    import pandas as pd
+
     if path.is_file():
         return _read_csv(path)
     if not path.is_dir():
         raise ResultsError(f"{path}: no such results file or folder")
     parts = sorted((path / PARTS).glob("*/*/*.csv"))
     if parts:
+        damaged = damaged_parts(path)
+        if damaged:
+            where, why = damaged[0]
+            more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+            raise ResultsError(f"{where}: {why}{more}; rerun the same `e2lm-bench trajectory` command to re-evaluate")
         return pd.concat([_read_csv(p) for p in parts], ignore_index=True).drop_duplicates(list(KEY), ignore_index=True)
     if (path / RESULTS_CSV).is_file():
         return _read_csv(path / RESULTS_CSV)
@@ -125,12 +189,16 @@ def read_results(path: str | Path) -> "pd.DataFrame":
 
 
 def write_results_csv(out_dir: str | Path) -> Path:
-    """Merge every part under ``out_dir`` into ``out_dir/results.csv``, sorted, atomically.
+    """Merge every part under ``out_dir`` into ``out_dir/results.csv``, sorted, atomically; a part that cannot be
+    read whole (:func:`damaged_parts`, which the runner re-evaluates and names) stays out until it is rewritten.
 
     Plain ``csv`` rather than pandas: the runner calls this after every checkpoint.
     """
     rows = {}
+    damaged = {path for path, _ in damaged_parts(out_dir)}
     for part in sorted((Path(out_dir) / PARTS).glob("*/*/*.csv")):
+        if part in damaged:
+            continue
         with open(part, newline="", encoding="utf-8") as f:
             for row in csv.DictReader(f):
                 rows.setdefault(tuple(row[column] for column in KEY), row)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from e2lm_bench.evaluation import results as results_io
@@ -26,7 +27,7 @@ def part_settings(config: TrajectoryConfig, task_dict: dict) -> dict:
         return hash_string(json.dumps(docs, default=handle_non_serializable, sort_keys=True, ensure_ascii=False))
 
     settings = {
-        "limit": config.limit, "seed": list(config.seed), "model_args": model_arguments(config),
+        "limit": config.limit, "seed": list(config.seed), "scorer": config.scorer, "model_args": model_arguments(config),
         "data_dir": os.environ.get(DATA_DIR_ENV),
         "tasks": {name: {"version": task.VERSION, "num_fewshot": task.get_config("num_fewshot"),
                          "documents": documents(task)} for name, task in sorted(task_dict["tasks"].items())},
@@ -37,12 +38,15 @@ def part_settings(config: TrajectoryConfig, task_dict: dict) -> dict:
 def settings_difference(recorded: dict, current: dict) -> tuple[str, object, object] | None:
     """The first setting that differs, named as the user sets it; other documents are named by their folder."""
     def flat(settings: dict) -> dict:
-        named = {"limit": settings.get("limit"), "seed": settings.get("seed"), **settings.get("model_args", {})}
+        named = {"limit": settings.get("limit"), "seed": settings.get("seed"), "scorer": settings.get("scorer"),
+                 **settings.get("model_args", {})}
         for task, values in settings.get("tasks", {}).items():
             named |= {f"num_fewshot[{task}]": values.get("num_fewshot"), f"version[{task}]": values.get("version")}
         return named
 
     old, new = flat(recorded), flat(current)
+    if "scorer" not in recorded:  # written before the scorer was recorded: kept unchecked, and counted (pending)
+        del old["scorer"], new["scorer"]
     for name in {**new, **old}:
         if old.get(name) != new.get(name):
             return name, old.get(name), new.get(name)
@@ -58,13 +62,13 @@ def settings_difference(recorded: dict, current: dict) -> tuple[str, object, obj
 
 
 def done_parts(out: Path, checkpoints, settings: dict):
-    """(checkpoint, task, recorded settings or None, difference or None) for every part already written."""
+    """(checkpoint, task, written part, difference or None) for every part found in the run folder."""
     for checkpoint in checkpoints:
         for task, current in settings.items():
-            where = (out, checkpoint.model, checkpoint.name, task)
-            if results_io.is_done(*where):
-                recorded = results_io.read_settings(*where)
-                yield checkpoint, task, recorded, settings_difference(recorded, current) if recorded else None
+            part = results_io.written_part(out, checkpoint.model, checkpoint.name, task)
+            if part is not None:
+                recorded = part.settings
+                yield checkpoint, task, part, settings_difference(recorded, current) if recorded else None
 
 
 def refuse_other_settings(out: Path, checkpoints, settings: dict) -> None:
@@ -76,11 +80,29 @@ def refuse_other_settings(out: Path, checkpoints, settings: dict) -> None:
                                   "(use --overwrite to re-evaluate)")
 
 
-def pending(out: Path, checkpoints, settings: dict, overwrite: bool) -> tuple[dict, int]:
-    """The parts to evaluate, and how many done parts without recorded settings are kept (unless overwriting)."""
-    todo, unverified = {c: list(settings) for c in checkpoints}, 0
-    for checkpoint, task, recorded, difference in done_parts(out, checkpoints, settings):
-        if not overwrite or (recorded is not None and not difference):  # without --overwrite, differences stopped the run
-            todo[checkpoint].remove(task)
-            unverified += recorded is None
-    return {c: tasks for c, tasks in todo.items() if tasks}, unverified
+@dataclass
+class Pending:
+    """The parts a run has to evaluate, and what it found of the others."""
+
+    parts: dict  # checkpoint -> its tasks still to evaluate
+    unverified: int = 0  # kept although written without (all of) their settings, by older versions
+    damaged: list[str] = field(default_factory=list)  # "<part file>: why", re-evaluated
+
+
+def pending(out: Path, checkpoints, settings: dict, overwrite: bool) -> Pending:
+    """The parts to evaluate: not written, damaged, or (with ``overwrite``) written with other or unknown settings.
+
+    Without ``overwrite`` a difference has already stopped the run; parts written without settings, or without
+    the scorer (before it was recorded), are kept and counted."""
+    todo = Pending({c: list(settings) for c in checkpoints})
+    for checkpoint, task, part, difference in done_parts(out, checkpoints, settings):
+        if part.damage:
+            path = results_io.part_path(out, checkpoint.model, checkpoint.name, task)
+            todo.damaged.append(f"{path}: {part.damage}")
+            continue
+        complete = part.settings is not None and "scorer" in part.settings
+        if not overwrite or (complete and not difference):
+            todo.parts[checkpoint].remove(task)
+            todo.unverified += not complete
+    todo.parts = {c: tasks for c, tasks in todo.parts.items() if tasks}
+    return todo

@@ -49,6 +49,7 @@ class TrajectoryConfig:
     tokens_per_step: float | None = None
     hub_token: str | None = field(default=None, repr=False)
     prefetch: bool = True  # fetch the next checkpoint while this one is evaluated
+    cleanup: bool = False  # remove a Hub checkpoint's downloaded files once its parts are written
     scorer: str = "hf-prefix"  # of SCORERS; equal log-likelihoods, hf-prefix runs a shared context once
 
 
@@ -89,6 +90,10 @@ def model_arguments(config: TrajectoryConfig) -> dict:
 
 def plan(config: TrajectoryConfig) -> list[Checkpoint]:
     """All checkpoints of all series, in a fixed order (every shard's, which ``config.shard`` then cuts)."""
+    if not config.tasks:
+        raise TrajectoryError("no tasks given")
+    if config.limit is not None and config.limit <= 0:
+        raise TrajectoryError(f"--limit {config.limit}: evaluates no documents; give a count, or a fraction in (0, 1)")
     checkpoints = []
     for spec in config.series:
         try:

@@ -113,14 +113,19 @@ def has_weights(folder: Path) -> bool:
     return any(any(Path(folder).glob(pattern)) for pattern in WEIGHT_PATTERNS)
 
 
+def is_local(checkpoint: Checkpoint) -> bool:
+    return Path(checkpoint.pretrained).is_dir()
+
+
 def local_folder(checkpoint: Checkpoint, revision: str | None = None, token: str | None = None,
-                 weights: tuple[str, ...] = ("*.safetensors", "*.bin")) -> Path:
+                 weights: tuple[str, ...] = ("*.safetensors", "*.bin"), local_dir: Path | None = None) -> Path:
     """The checkpoint's folder on this machine, so that loading it needs no network.
 
     A Hub checkpoint is downloaded first, only what loading reads: config, tokenizer, code, and the first of
-    ``weights`` it has (from_pretrained prefers safetensors), not optimizer states or other checkpoints' files.
+    ``weights`` it has (from_pretrained prefers safetensors), not optimizer states or other checkpoints' files;
+    into the Hugging Face cache, or into ``local_dir`` (plain files, for removing once the checkpoint is done).
     """
-    if Path(checkpoint.pretrained).is_dir():
+    if is_local(checkpoint):
         return Path(checkpoint.pretrained) / (checkpoint.subfolder or "")
     from huggingface_hub import snapshot_download
 
@@ -129,6 +134,7 @@ def local_folder(checkpoint: Checkpoint, revision: str | None = None, token: str
         root = Path(snapshot_download(
             checkpoint.pretrained, revision=checkpoint.revision or revision, token=token,
             allow_patterns=[prefix + p for p in (*HUB_LOADED_FILES, pattern)], ignore_patterns=[f"{prefix}*/*"],
+            **({"local_dir": str(local_dir)} if local_dir else {}),
         ))
         folder = root / (checkpoint.subfolder or "")
         if any(folder.glob(pattern)):

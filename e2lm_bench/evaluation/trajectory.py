@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from e2lm_bench.evaluation import records
 from e2lm_bench.evaluation import results as results_io
 from e2lm_bench.evaluation.fetching import CheckpointLoader, fetched
+from e2lm_bench.evaluation.harness import NO_DOCS
 from e2lm_bench.evaluation.resume import part_settings, pending, refuse_other_settings
 from e2lm_bench.evaluation.run_plan import TrajectoryConfig, TrajectoryError, load_tasks, plan
 from e2lm_bench.evaluation.series import Checkpoint
@@ -43,14 +44,14 @@ class TrajectorySummary:
     skipped: int
     failed: list[dict]
     results_csv: Path
-    unverified: int = 0  # parts kept although written without their settings (older versions)
+    unverified: int = 0  # parts kept although written without (all of) their settings (older versions)
+    damaged: list[str] = field(default_factory=list)  # parts found damaged and re-evaluated
+    still_damaged: list[str] = field(default_factory=list)  # damaged parts left out of results.csv
 
 
 def run_trajectory(config: TrajectoryConfig) -> TrajectorySummary:
     checkpoints = plan(config)
     index, count = config.shard
-    if not config.tasks:
-        raise TrajectoryError("no tasks given")
     out = Path(config.output)
     with _quiet_libraries():
         task_dicts = load_tasks(config.tasks, config.include_path, config.num_fewshot)
@@ -58,15 +59,19 @@ def run_trajectory(config: TrajectoryConfig) -> TrajectorySummary:
     if not config.overwrite:  # over every shard's checkpoints: shards share the folder
         refuse_other_settings(out, checkpoints, settings)
     mine = checkpoints[index::count]
-    todo, unverified = pending(out, mine, settings, config.overwrite)
-    skipped = sum(len(config.tasks) for _ in mine) - sum(len(t) for t in todo.values())
+    todo = pending(out, mine, settings, config.overwrite)
+    for damage in todo.damaged:
+        tqdm.write(f"re-evaluating {damage}")
+    skipped = sum(len(config.tasks) for _ in mine) - sum(len(t) for t in todo.parts.values())
     evaluated, failed = [], []
-    if todo:
+    if todo.parts:
         with _quiet_libraries():
-            _evaluate_pending(config, out, todo, task_dicts, settings, evaluated, failed)
+            _evaluate_pending(config, out, todo.parts, task_dicts, settings, evaluated, failed)
     out.mkdir(parents=True, exist_ok=True)
     records.write_failures_json(out)
-    return TrajectorySummary(evaluated, skipped, failed, results_io.write_results_csv(out), unverified)
+    results_csv = results_io.write_results_csv(out)
+    left = [f"{path}: {why}" for path, why in results_io.damaged_parts(out)]  # another shard's, or failed again
+    return TrajectorySummary(evaluated, skipped, failed, results_csv, todo.unverified, todo.damaged, left)
 
 
 def _evaluate_pending(config, out, todo, task_dicts, settings, evaluated, failed) -> None:
@@ -83,6 +88,7 @@ def _evaluate_pending(config, out, todo, task_dicts, settings, evaluated, failed
         except Exception as err:  # a broken checkpoint must not stop the series
             failed.append(records.record_failure(out, checkpoint, err, config.hub_token))
             progress.update(len(tasks))
+            loader.release(checkpoint)
             continue
         records.clear_failure(out, checkpoint)
         for task in tasks:
@@ -90,6 +96,7 @@ def _evaluate_pending(config, out, todo, task_dicts, settings, evaluated, failed
             evaluated.append((checkpoint.model, checkpoint.name, task))
             progress.update(1)
         results_io.write_results_csv(out)
+        loader.release(checkpoint)
     progress.close()
 
 
@@ -122,11 +129,20 @@ def evaluate_checkpoint_task(lm, checkpoint: Checkpoint, task: str, task_dict: d
     from lm_eval.evaluator import evaluate
 
     seed_as_simple_evaluate(task_dict, config.seed)
-    output = evaluate(lm, task_dict, limit=config.limit, log_samples=True, verbosity="WARNING")
+    try:
+        output = evaluate(lm, task_dict, limit=config.limit, log_samples=True, verbosity="WARNING")
+    except ValueError as err:
+        if NO_DOCS not in str(err):
+            raise
+        output = {}
+    rows = records.result_rows(output, checkpoint)
+    if not rows:  # nothing evaluated: nothing to record as done
+        raise TrajectoryError(f"{task} on {checkpoint.location}: no documents evaluated, no metric returned "
+                              "(the task's data is empty?)")
     where = (out, checkpoint.model, checkpoint.name, task)
     results_io.part_path(*where).unlink(missing_ok=True)  # overwriting: old rows must not stand beside new samples
     records.write_samples(out, checkpoint, task, output.get("samples", {}))
-    results_io.write_part(*where, records.result_rows(output, checkpoint), settings=settings)
+    results_io.write_part(*where, rows, settings=settings)
 
 
 def seed_as_simple_evaluate(task_dict: dict, seed: list[int | None]) -> None:

@@ -15,7 +15,8 @@ items are learned one by one from one where most items never move.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from functools import partial
 
 import numpy as np
 from scipy import stats
@@ -87,16 +88,27 @@ def age_of_acquisition(x, y, chance: float = DEFAULT_CHANCE, alpha: float = ALPH
     t, y = np.log10(x[keep]), y[keep]
     dropped = f"; {int((~keep).sum())} point(s) without a positive x dropped" if not keep.all() else ""
 
-    def status(name, note, params=None) -> Acquisition:
-        floor, ceiling, _, slope = (None,) * 4 if params is None else map(float, params)
-        return Acquisition(None, name, ceiling, floor, slope, chance, note + dropped)
-
+    status = partial(_status, chance=chance, dropped=dropped)
     if len(t) < MIN_POINTS or np.ptp(t) == 0:
         return status(NO_FIT, f"{len(t)} point(s); a sigmoid fit needs {MIN_POINTS} at distinct x")
     if np.ptp(y) == 0:
         return status(NOT_LEARNED, "flat curve")
     if y.max() <= chance:  # no fit needed: halfway above chance is never reached in the observed range
         return status(NOT_LEARNED, f"no checkpoint scores above chance {chance:g}")
+    verdict = _sigmoid_verdict(t, y, chance, alpha, status)
+    if verdict.status in (NOT_LEARNED, NO_FIT):  # a clear step needs no optimiser's luck to be dated
+        return _step_verdict(t, y, chance, alpha, dropped) or verdict
+    return verdict
+
+
+def _status(name: str, note: str, params=None, *, chance: float, dropped: str) -> Acquisition:
+    """A verdict without an age (or, for LEARNED, one the caller fills in), with the fitted parameters if any."""
+    floor, ceiling, _, slope = (None,) * 4 if params is None else map(float, params)
+    return Acquisition(None, name, ceiling, floor, slope, chance, (note + dropped).removeprefix("; ") or None)
+
+
+def _sigmoid_verdict(t: np.ndarray, y: np.ndarray, chance: float, alpha: float, status) -> Acquisition:
+    """The age where the fitted sigmoid crosses halfway from chance to its ceiling, or the status saying why not."""
     # A steep sigmoid fits a jump in noise as well as a step in learning, so a learned curve must also rise:
     # a rank trend, or, for a step late in few checkpoints (which a rank test misses), a fitted rise of at
     # least STEP_RISE of the way from chance to a perfect score.
@@ -127,8 +139,32 @@ def age_of_acquisition(x, y, chance: float = DEFAULT_CHANCE, alpha: float = ALPH
         return status(BEFORE_FIRST, "halfway is crossed before the first checkpoint", params)
     if crossing > t.max():
         return status(NOT_LEARNED, "halfway is not crossed by the last checkpoint", params)
-    return Acquisition(float(10 ** crossing), LEARNED, float(ceiling), float(floor), float(slope), chance,
-                       dropped[2:] or None)
+    return replace(status(LEARNED, "", params), aoa=float(10 ** crossing))
+
+
+def _step_verdict(t: np.ndarray, y: np.ndarray, chance: float, alpha: float, dropped: str) -> Acquisition | None:
+    """A curve that jumps from below halfway to a higher level between two checkpoints, dated between them.
+
+    The best split of the curve (in training order) into two constant levels of two points or more (one point
+    alone may be noise) is found exhaustively, so the verdict is the same on any machine. It counts as learned
+    when the upper level comes second, is above chance and at least STEP_RISE of the way from chance to 1 above
+    the lower one, halfway from chance to it lies between the two levels, and two levels fit better than one
+    (F-test at ``alpha``)."""
+    order = np.argsort(t)
+    t, y = t[order], y[order]
+    n = len(y)
+    sse = lambda part: float(np.sum((part - part.mean()) ** 2))  # noqa: E731
+    k = min(range(2, n - 1), key=lambda split: sse(y[:split]) + sse(y[split:]))  # a level is two points or more
+    low, high, rss = float(y[:k].mean()), float(y[k:].mean()), sse(y[:k]) + sse(y[k:])
+    halfway = (chance + high) / 2
+    if high - low < STEP_RISE * (1 - chance) or not low < halfway <= high:
+        return None
+    p_value = 0.0 if rss == 0 else float(stats.f.sf((sse(y) - rss) / (rss / (n - 2)), 1, n - 2))
+    if p_value >= alpha:
+        return None
+    note = (f"a step between the checkpoints at {10 ** t[k - 1]:.4g} and {10 ** t[k]:.4g} (two levels fit better than "
+            f"one, F-test p={p_value:.3g}); dated halfway between them on the log axis")
+    return Acquisition(float(10 ** ((t[k - 1] + t[k]) / 2)), LEARNED, high, low, None, chance, note + dropped)
 
 
 def acquisition_json(result: Acquisition, axis: str) -> dict:

@@ -94,6 +94,8 @@ def score_results(
     missing = [column for column in COLUMNS if column not in table.columns]
     if missing:
         raise ResultsError(f"results table: missing column(s) {', '.join(missing)}")
+    if table.empty:
+        raise ResultsError("results table: no rows to score")
     if x not in ("step", "tokens", "words"):
         raise ValueError(f"x must be 'step', 'tokens' or 'words', got {x!r}")
     if rc_pairs and rc_reference is None:
