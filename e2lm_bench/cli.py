@@ -33,9 +33,10 @@ def _build_parser() -> argparse.ArgumentParser:
     from e2lm_bench.evaluation.run_plan import SCORERS, TrajectoryConfig
     from e2lm_bench.training.interaction_config import BACKENDS as INTERACTION_BACKENDS
     from e2lm_bench.training.interaction_config import InteractionConfig
+    from e2lm_bench.training.mother_scores import MomScoreConfig
     from e2lm_bench.training.pretrain_config import PretrainConfig
     from e2lm_bench.training.rl_config import ALGORITHMS, SEED_BETA_LR, SEED_BETA_LR_BY_REWARD, RLConfig
-    from e2lm_bench.training.teacher import BACKENDS, MomScoreConfig, TeacherConfig
+    from e2lm_bench.training.teacher import BACKENDS, TeacherConfig
 
     parser = argparse.ArgumentParser(prog="e2lm-bench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)

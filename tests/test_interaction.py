@@ -258,3 +258,52 @@ def test_vllm_backend_without_vllm_is_a_one_line_error(tmp_path):
     _corpus(tmp_path / "corpus")
     with pytest.raises(UserError, match="vLLM is not installed"):
         InteractionTrainer(_config(tmp_path, tmp_path / "out", backend="vllm", rounds=1)).train()
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"rounds": 0}, "--rounds 0"),
+    ({"lm_epochs": 0, "po_epochs": 0}, "--lm-epochs 0 --po-epochs 0"),
+])
+def test_settings_that_train_no_step_are_refused(tmp_path, capsys, changes, message):
+    from e2lm_bench.cli import main
+
+    _corpus(tmp_path / "corpus")
+    config = _config(tmp_path, tmp_path / "out", **changes)
+    args = ["interact", config.student, "--teacher", config.teacher, "--corpus", str(config.corpus),
+            "--output", str(config.output), "--vocab-size", "300", "--rounds", str(config.rounds),
+            "--lm-epochs", str(config.lm_epochs), "--po-epochs", str(config.po_epochs), "--context-tokens", str(CONTEXT),
+            "--completion-tokens", str(COMPLETION), "--device", "cpu"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not config.output.exists()
+
+
+def test_a_finished_run_resumed_says_so_in_one_line(full_run, capsys):
+    root, config = full_run
+    before = (config.output / "round_03" / "model.safetensors").read_bytes()
+    capsys.readouterr()
+    assert InteractionTrainer(config).train() == config.output
+    notes = [line for line in capsys.readouterr().err.splitlines() if "rounds" in line and "%|" not in line]
+    assert len(notes) == 1 and "all 3 rounds" in notes[0] and "already done" in notes[0], notes
+    assert (config.output / "round_03" / "model.safetensors").read_bytes() == before
+
+
+def test_a_chat_teacher_on_vllm_gets_one_bos(tmp_path, llama_dir, monkeypatch):
+    """A chat template that starts with ``{{ bos_token }}`` (Llama 3's does) puts BOS in the text; what vLLM
+    runs must still hold one (checked through the tokenizer, with a stand-in vLLM)."""
+    from e2lm_bench.training.interaction_teachers import ModelTeacher
+    from tests.test_teacher import install_fake_vllm, vllm_input_ids
+
+    sent = install_fake_vllm(monkeypatch)
+    teacher = tmp_path / "teacher"
+    shutil.copytree(llama_dir, teacher)
+    tokenizer = AutoTokenizer.from_pretrained(teacher)
+    tokenizer.chat_template = ("{{ bos_token }}{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }}\n{% endfor %}"
+                               "{% if add_generation_prompt %}<assistant> {% endif %}")
+    tokenizer.save_pretrained(teacher)
+    config = _config(tmp_path, tmp_path / "out", teacher=str(teacher), backend="vllm")
+    assert ModelTeacher(str(teacher), config, torch.device("cpu"))(["where is the"], [" ball ball"]) == [" yes ."]
+    (prompt,) = sent
+    ids = vllm_input_ids(tokenizer, prompt)
+    assert ids[0] == tokenizer.bos_token_id and ids.count(tokenizer.bos_token_id) == 1, ids

@@ -248,3 +248,46 @@ def test_one_precision_policy_for_trainers_and_our_loops(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
     assert trainer_precision("cuda") == {"bf16": False, "fp16": True}
     assert isinstance(autocast("cuda"), contextlib.nullcontext)
+
+
+def _train_command(corpus, output, *extra):
+    return ["train", str(corpus), "--output", str(output), "--preset", "llama-tiny", "--vocab-size", "300",
+            "--block-size", "32", "--batch-size", "4", "--warmup-steps", "1", *extra]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--max-steps", "0"], "--max-steps 0"),
+    (["--epochs", "0"], "--epochs 0"),
+    (["--max-steps", "0", "--teachers", "no-teacher-is-loaded"], "--max-steps 0"),  # distillation
+])
+def test_options_that_train_no_step_are_refused_before_any_work(tmp_path, capsys, extra, message):
+    from e2lm_bench.cli import main
+
+    corpus = _corpus(tmp_path / "c", lines=40)
+    assert main(_train_command(corpus, tmp_path / "run", *extra)) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("lines", [1, 3])  # ~20 tokens: less than one block; ~60: less than a block plus the random offset's room
+def test_a_corpus_without_a_training_block_names_the_file_and_the_numbers(tmp_path, capsys, lines):
+    from e2lm_bench.cli import main
+
+    corpus = _corpus(tmp_path / "c", lines=lines)
+    assert main(_train_command(corpus, tmp_path / "run", "--max-steps", "2")) == 2
+    err = capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    assert len(err.strip().splitlines()) == 1 and "childes.train" in err and "--block-size 32" in err, err
+    assert "64" in err  # one block of 32 plus a block's room for the random offset
+
+
+def test_a_run_that_takes_no_optimizer_step_is_an_error(tmp_path, monkeypatch):
+    from transformers import Trainer
+
+    from e2lm_bench.errors import UserError
+
+    monkeypatch.setattr(Trainer, "train", lambda self, *args, **kwargs: None)
+    with pytest.raises(UserError, match="no optimizer step"):
+        pretrain(PretrainConfig(corpus=_corpus(tmp_path / "c", lines=40), output=tmp_path / "run", preset="llama-tiny",
+                                vocab_size=300, block_size=32, batch_size=4, max_steps=3, warmup_steps=1, save="log:2"))

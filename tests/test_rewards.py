@@ -3,6 +3,7 @@ sentence-transformers and hand computations."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from unittest import mock
@@ -185,22 +186,24 @@ def _hand_logprob(model, tokenizer, context: str, answer: str) -> float:
 
 
 def test_confidence_ranks_the_utterance_among_the_mother_scores(llama_dir):
+    """Replies are scored as written (case kept, as the mother scores were); no child words: the raw text."""
     model = AutoModelForCausalLM.from_pretrained(llama_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(llama_dir)
-    ball = _hand_logprob(model, tokenizer, "where is the ball ?", UTTERANCES[0])
-    book = _hand_logprob(model, tokenizer, "shall we read a book ?", UTTERANCES[2])
+    ball = _hand_logprob(model, tokenizer, "where is the ball ?", "The BALL, there!")
+    book = _hand_logprob(model, tokenizer, "shall we read a book ?", "Yes, READ the book!!")
+    what = _hand_logprob(model, tokenizer, "what did you see ?", "*MOT: what ?")
     assert abs(ball - book) > 0.1  # the two rows would be told apart by a misaligned reward
     mom_logps = [
         [ball - 1, ball - 0.5, ball + 0.5, ball + 2],  # 2 of 4 below: 2 * 2/4 - 1 = 0
         [0.0] * 10,  # empty utterance: -0.5 whatever the scores
         [book - 3] * 7 + [book + 1] * 3,  # 7 of 10 below: 0.4
-        [-1.0],
+        [what - 1, what + 1, what + 2],  # the mother speaks again: her raw text, 1 of 3 below: -1/3
     ]
     for model_option in (str(llama_dir), LMScorer(model, tokenizer, batch_size=2, device="cpu")):
         reward = make_reward("confidence", model=model_option, device="cpu", batch_size=2)
         values = reward(PROMPTS, COMPLETIONS, mom_logps=mom_logps, **TRL_KEYWORDS)
         assert reward.__name__ == "confidence"
-        assert values == pytest.approx([0.0, -0.5, 0.4, -0.5])
+        assert values == pytest.approx([0.0, -0.5, 0.4, -1 / 3])
     below, above = reward(PROMPTS[:1] * 2, COMPLETIONS[:1] * 2, mom_logps=[[ball + 1] * 4, [ball - 1] * 5])
     assert (below, above) == (-1.0, 1.0)
 
@@ -260,3 +263,54 @@ def test_trl_trains_with_the_rewards_and_logs_them_by_name(llama_dir, tokenizer_
     logged = trainer.state.log_history[0]
     assert {"rewards/bleu/mean", "rewards/judge/mean"} <= set(logged)
     assert 0.0 <= logged["rewards/bleu/mean"] <= 1.0 and 0.0 <= logged["rewards/judge/mean"] <= 4.0
+
+
+@pytest.fixture(scope="module")
+def cased_mother_dir(tmp_path_factory):
+    """A mother model whose own BPE keeps case and punctuation, trained here on cased teacher-style answers
+    (weights x10, so that different texts get clearly different scores)."""
+    from e2lm_bench.training.baselines import save_untrained_model
+    from e2lm_bench.training.tokenizer import train_bpe_tokenizer
+
+    texts = ["I want milk.", "i want milk .", "No, I want juice!", "do you want some more juice ?", "What?", "*MOT: what ?"]
+    path = save_untrained_model(tmp_path_factory.mktemp("cased"), train_bpe_tokenizer(texts * 5, vocab_size=300),
+                                preset="llama-tiny", seed=3)
+    model = AutoModelForCausalLM.from_pretrained(path)
+    with torch.no_grad():
+        for weight in model.parameters():
+            if weight.dim() > 1:
+                weight.mul_(10)
+    model.save_pretrained(path)
+    return path
+
+
+def test_confidence_scores_the_reply_as_the_mother_scores_were_computed(cased_mother_dir, tmp_path, monkeypatch):
+    """``mom_logps`` score the teacher answers as written (``mom-scores``): a reply is scored as written too, so
+    'I want milk.' from the child scores as the teacher's 'I want milk.', not as 'i want milk.'; with no child
+    words (the mother speaks again) the raw text is scored, as the seed's ``extract(text) or text``."""
+    from e2lm_bench.training import rewards as rewards_module
+    from e2lm_bench.training.mother_scores import MomScoreConfig, mother_logprobs, write_mom_scores
+
+    tokenizer = AutoTokenizer.from_pretrained(cased_mother_dir)
+    assert tokenizer("I want milk.")["input_ids"] != tokenizer("i want milk .")["input_ids"]
+    answers = ["I want milk.", "i want milk .", "No, I want juice!"]
+    prompt = "*MOT: do you want some more juice ?"
+    (tmp_path / "answers.jsonl").write_text(json.dumps({"prompt": prompt, "teacher_responses": answers}) + "\n")
+    write_mom_scores(tmp_path / "answers.jsonl", str(cased_mother_dir), tmp_path / "mom.jsonl", MomScoreConfig(device="cpu"))
+    scores = dict(zip(answers, json.loads((tmp_path / "mom.jsonl").read_text())["mom_logps"]))
+    scorer = LMScorer.from_pretrained(str(cased_mother_dir), device="cpu", batch_size=4)
+    mother = "do you want some more juice ?"
+    lowered, raw = mother_logprobs(scorer, [mother] * 2, ["i want milk.", "*MOT: what ?"])
+    assert abs(lowered - scores["I want milk."]) > 0.01  # the lower-cased reply would rank elsewhere
+
+    scored = []
+    original = rewards_module.mother_logprobs
+    monkeypatch.setattr(rewards_module, "mother_logprobs",
+                        lambda s, contexts, texts: scored.extend(texts) or original(s, contexts, texts))
+    reward = make_reward("confidence", model=scorer)
+    completions = [" I want milk. *MOT: good *CHI: more", " i want milk .", " *MOT: what ?", " "]
+    around = lambda value: [value - 1e-3, value + 1e-3]  # noqa: E731  one score below, one above: reward 0
+    values = reward([prompt + " *CHI:"] * 4, completions,
+                    mom_logps=[around(scores["I want milk."]), around(scores["i want milk ."]), around(raw), [0.0]])
+    assert scored == ["I want milk.", "i want milk .", "*MOT: what ?"]
+    assert values == pytest.approx([0.0, 0.0, 0.0, -0.5])  # the blank completion alone gets the seed's -0.5

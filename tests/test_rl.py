@@ -152,3 +152,90 @@ def test_prompts_end_with_the_child_tag_and_settings_follow_the_seed():
     assert child_turn_prompt("*MOT: hi *CHI:") == "*MOT: hi *CHI:"
     assert save_steps("steps:2", 5) == [2, 4, 5] and save_steps("log:3", 100) == [1, 10, 100]
     assert seed_beta_lr(["bleu"]) == (0.2, 1.41e-5) and seed_beta_lr(["bleu", "confidence"]) == (0.02, 5e-6)
+
+
+def _eight_prompts_file(path):
+    """8 mother prompts with teacher answers: fewer than the default --batch-size of 16."""
+    rows = [(row["prompt"], row["chosen"].removeprefix("*CHI: ")) for row in DIALOGUE_ROWS]
+    rows += [("*MOT: where is the ball ?", "there !"), ("*MOT: look at this purple thing .", "I am blue ."),
+             ("*MOT: what did you see ?", "a big doggy ."), ("*MOT: is it green ?", "no !")]
+    path.write_text("".join(json.dumps({"prompt": p, "teacher_response": a}) + "\n" for p, a in rows))
+    return path
+
+
+def test_eight_prompts_at_the_default_batch_size_train_a_step_and_save_it(llama_dir, tmp_path, capsys):
+    """trl's sampler drops a partial batch, so 8 prompts at --batch-size 16 used to train no step and save nothing."""
+    out = tmp_path / "out"
+    code = main(["rl", str(llama_dir), "--prompts", str(_eight_prompts_file(tmp_path / "p.jsonl")), "--reward", "bleu",
+                 "--output", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    notes = [line for line in captured.err.splitlines() if "--batch-size" in line]
+    assert len(notes) == 1 and "8 prompts" in notes[0] and "16" in notes[0], captured.err
+    assert f"checkpoints: {out}" in captured.out
+    assert [p.name for p in out.glob("checkpoint-*")] == ["checkpoint-1"]
+    assert (out / "checkpoint-1" / "config.json").is_file()
+    assert [row["step"] for row in _rows(out / "rewards.csv")] == ["1"]
+    assert json.loads((out / "rl_settings.json").read_text())["config"]["batch_size"] == 8
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--max-steps", "0"], "--max-steps 0"),
+    (["--batch-size", "0"], "--batch-size 0"),
+])
+def test_options_that_train_no_step_are_refused(llama_dir, tmp_path, capsys, extra, message):
+    code = main(["rl", str(llama_dir), "--prompts", str(_prompts_file(tmp_path / "p.jsonl")), "--reward", "bleu",
+                 "--output", str(tmp_path / "o"), *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not any((tmp_path / "o").glob("checkpoint-*"))
+
+
+def test_a_run_that_takes_no_optimizer_step_is_an_error(llama_dir, tmp_path, capsys, monkeypatch):
+    """Whatever trl skips, a run that ends at step 0 or without a checkpoint does not exit 0."""
+    from trl import RLOOTrainer
+
+    monkeypatch.setattr(RLOOTrainer, "train", lambda self, *args, **kwargs: None)
+    code = main(["rl", str(llama_dir), "--prompts", str(_prompts_file(tmp_path / "p.jsonl")), "--reward", "bleu",
+                 "--output", str(tmp_path / "o"), "--batch-size", "2"])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("e2lm-bench rl:")]
+    assert code == 2 and len(errors) == 1 and "no optimizer step" in errors[0], errors
+    assert not any((tmp_path / "o").glob("checkpoint-*"))
+
+
+def test_reward_model_takes_one_model_for_all_or_one_per_reward(monkeypatch, tmp_path):
+    """The seed paired a 7B judge with a 3B mother: ``judge=M1,confidence=M2``; a plain ``M`` serves every
+    reward that scores with a model."""
+    from e2lm_bench.training import rl
+
+    built = {}
+    monkeypatch.setattr(rl, "make_rewards", lambda names, **options: built.update(names=names, options=options) or [])
+
+    def options(spec, rewards=("bleu", "judge", "confidence")):
+        rl.build_rewards(RLConfig(policy="p", prompts=tmp_path, rewards=list(rewards), output=tmp_path,
+                                  reward_model=spec))
+        return built["options"]
+
+    assert options("judge=org/judge-7b, confidence=org/mother-3b") == {
+        "judge": {"model": "org/judge-7b"}, "confidence": {"model": "org/mother-3b"}}
+    assert options("org/mother-3b") == {"judge": {"model": "org/mother-3b"}, "confidence": {"model": "org/mother-3b"}}
+    assert options({"confidence": "m3"}, ["confidence", "semsim"]) == {"confidence": {"model": "m3"}}
+    assert options(None) == {} and built["names"] == "bleu,judge,confidence"
+    folder = tmp_path / "lr=1e-3"  # an existing folder whose name holds '=' is one model
+    folder.mkdir()
+    assert options(str(folder), ["judge"]) == {"judge": {"model": str(folder)}}
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("bleu=m", "bleu scores without a model"),
+    ("jduge=m", "'jduge' is not among the rewards"),
+    ("semsim=m", "'semsim' is not among the rewards"),
+    ("judge=", "NAME=MODEL"),
+    ("judge=a,judge=b", "NAME=MODEL"),
+])
+def test_a_bad_per_reward_model_is_one_line(llama_dir, tmp_path, capsys, spec, message):
+    code = main(["rl", str(llama_dir), "--prompts", str(_prompts_file(tmp_path / "p.jsonl")), "--reward", "bleu,judge",
+                 "--reward-model", spec, "--output", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o").exists()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,7 +15,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 from e2lm_bench.cli import main
 from e2lm_bench.evaluation.conventions import LMScorer
 from e2lm_bench.training.dialogue_text import mother_utterance
-from e2lm_bench.training.teacher import child_persona_prompt, clean_answer, mother_logprobs, read_prompts
+from e2lm_bench.training.mother_scores import mother_logprobs
+from e2lm_bench.training.teacher import child_persona_prompt, clean_answer, read_prompts
 
 # Written out here, not imported, so a changed constant fails the test.
 SYSTEM = (
@@ -243,3 +246,65 @@ def test_vllm_backend_without_vllm(tmp_path, llama_dir, capsys):
                  "--output", str(out), "--backend", "vllm"]) == 2
     _one_line_error(capsys, "vLLM is not installed")
     assert not out.exists()
+
+
+def install_fake_vllm(monkeypatch) -> list:
+    """A stand-in ``vllm`` module (no GPU, no vLLM): ``LLM.generate`` records the prompts it is handed and
+    answers each with ``n`` canned completions."""
+    sent = []
+
+    class SamplingParams:
+        def __init__(self, n=1, **settings):
+            self.n, self.settings = n, settings
+
+    class LLM:
+        def __init__(self, model, seed, **options):
+            self.model = model
+
+        def generate(self, prompts, params, use_tqdm=True):
+            sent.extend(prompts)
+            params = params if isinstance(params, list) else [params] * len(prompts)
+            return [SimpleNamespace(outputs=[SimpleNamespace(text=" yes .", token_ids=[5])] * p.n) for p in params]
+
+    monkeypatch.setitem(sys.modules, "vllm", SimpleNamespace(LLM=LLM, SamplingParams=SamplingParams))
+    return sent
+
+
+def vllm_input_ids(tokenizer, prompt) -> list[int]:
+    """The ids vLLM runs for a prompt: token ids as given, a text encoded with the HF tokenizer's defaults."""
+    if isinstance(prompt, dict) and "prompt_token_ids" in prompt:
+        return list(prompt["prompt_token_ids"])
+    text = prompt["prompt"] if isinstance(prompt, dict) else prompt
+    return tokenizer.encode(text)
+
+
+def test_vllm_prompts_carry_one_bos_even_when_the_text_has_one(llama_dir, gpt2_dir):
+    """A chat template's ``{{ bos_token }}`` puts BOS in the text, and vLLM's encoding adds its own: two."""
+    from e2lm_bench.training.generation import vllm_token_prompts
+
+    tokenizer = AutoTokenizer.from_pretrained(llama_dir)
+    bos = tokenizer.bos_token_id
+    chat_text = tokenizer.bos_token + "<user> where is the ball ?\n<assistant> "
+    assert vllm_input_ids(tokenizer, chat_text)[:2] == [bos, bos]  # the text as vLLM would encode it
+    for text in (child_persona_prompt(PROMPTS[0]), chat_text):
+        ids = vllm_input_ids(tokenizer, vllm_token_prompts(tokenizer, [text])[0])
+        assert ids[0] == bos and ids.count(bos) == 1, ids
+        assert tokenizer.decode(ids, skip_special_tokens=True) == text.removeprefix(tokenizer.bos_token)
+    no_bos = AutoTokenizer.from_pretrained(gpt2_dir)  # a tokenizer that adds none gets none, as with transformers
+    text = child_persona_prompt(PROMPTS[0])
+    assert vllm_input_ids(no_bos, vllm_token_prompts(no_bos, [text])[0]) == no_bos(text)["input_ids"]
+
+
+def test_teacher_answers_with_vllm_send_the_transformers_ids(tmp_path, llama_dir, monkeypatch, capsys):
+    """What vLLM receives equals what the transformers backend encodes: the persona text after one BOS."""
+    sent = install_fake_vllm(monkeypatch)
+    out = tmp_path / "answers.jsonl"
+    assert main(["data", "teacher-answers", str(_write_prompts(tmp_path / "p.txt")), "--teacher", str(llama_dir),
+                 "--output", str(out), "--backend", "vllm", "--n", str(N), "--batch-size", "2"]) == 0, capsys.readouterr().err
+    tokenizer = AutoTokenizer.from_pretrained(llama_dir)
+    assert len(sent) == len(PROMPTS)
+    for prompt, sent_prompt in zip(PROMPTS, sent, strict=True):
+        ids = vllm_input_ids(tokenizer, sent_prompt)
+        assert ids == tokenizer(child_persona_prompt(prompt))["input_ids"]
+        assert ids.count(tokenizer.bos_token_id) == 1 and ids[0] == tokenizer.bos_token_id
+    assert [row["teacher_responses"] for row in _rows(out)] == [["yes ."] * N] * len(PROMPTS)

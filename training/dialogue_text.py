@@ -2,8 +2,8 @@
 
 One home for the rules every part of the recipe shares (teacher prompts, mother scores, rewards), taken
 from Padovani et al. 2025 (arXiv 2510.20358; github.com/fpadovani/communicative_baby_ppo): a completion ends at the next speaker
-tag, the child's utterance is compared lower-cased, and the mother's utterance is the prompt without
-its tags.
+tag, the child's utterance is compared lower-cased (a mother model scores it as written, as it scored
+the teacher answers), and the mother's utterance is the prompt without its tags.
 """
 
 from __future__ import annotations
@@ -22,8 +22,13 @@ def mother_utterance(prompt: str) -> str:
     return text.replace(MOT_TAG, "", 1).strip()
 
 
-def child_utterance(completion: str) -> str:
-    """The child's reply in a completion: up to the next speaker tag, stripped and lower-cased."""
+def child_words(completion: str) -> str:
+    """The child's reply in a completion as written: up to the next speaker tag, stripped (case kept)."""
     text = completion.split(CHI_TAG, 1)[1] if completion.lstrip().startswith(CHI_TAG) else completion
     match = SPEAKER_TAG.search(text)
-    return (text[: match.start()] if match else text).strip().lower()
+    return (text[: match.start()] if match else text).strip()
+
+
+def child_utterance(completion: str) -> str:
+    """The child's reply in a completion: up to the next speaker tag, stripped and lower-cased."""
+    return child_words(completion).lower()

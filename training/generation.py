@@ -2,7 +2,8 @@
 
 :class:`Generator` continues prompts in left-padded batches with transformers' ``generate`` and returns the
 new tokens only: texts in, texts out (``num_return_sequences`` grouped per prompt), or ids in, ids out.
-:func:`vllm_engine` builds the vLLM engine of the commands that offer ``--backend vllm``.
+:func:`vllm_engine` builds the vLLM engine of the commands that offer ``--backend vllm``, and
+:func:`vllm_token_prompts` the token prompts it is given.
 """
 
 from __future__ import annotations
@@ -96,3 +97,20 @@ def vllm_engine(path: str | Path, seed: int, **options):
         raise VllmMissing("--backend vllm: vLLM is not installed (pip install vllm; it needs a GPU), "
                           "or use --backend transformers") from None
     return LLM(model=str(path), seed=seed, **options)
+
+
+def vllm_token_prompts(tokenizer, texts: Sequence[str]) -> list[dict]:
+    """vLLM token prompts (``{"prompt_token_ids": ...}``) for ``texts``, with one BOS where the tokenizer uses one.
+
+    vLLM encodes a text prompt with the HF tokenizer's defaults, which add BOS (Llama's ``<s>``,
+    ``<|begin_of_text|>``) even when the text already starts with one, as a chat template's
+    ``{{ bos_token }}`` makes it: the model would then read two. These are the same default encodings
+    (what the transformers backend runs) with such a doubled BOS made one.
+    """
+    bos = tokenizer.bos_token_id
+    prompts = []
+    for ids in tokenizer(list(texts))["input_ids"]:
+        if bos is not None and ids[:2] == [bos, bos]:
+            ids = ids[1:]
+        prompts.append({"prompt_token_ids": ids})
+    return prompts

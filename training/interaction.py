@@ -6,9 +6,10 @@ LM on (winning, student's own "losing") pairs (the baseline's code,
 github.com/momergul/babylm-interaction-simpo-baseline). One AdamW optimizer and one cosine schedule run across all
 rounds, so the round checkpoints ``DIR/round_NN`` are points of one training curve (``round_00`` is the starting
 model). ``DIR/resume_state.pt`` holds what a killed run needs to continue at the next round exactly: optimizer and
-scheduler state, RNG states and the corpus chunks already used. A custom loop rather than trl's ``CPOTrainer``
-because the baseline's LM term also covers the context and its schedule spans rounds and phases; the SimPO term
-equals trl's. The loss is in ``interaction_loss``, the teachers and sampling settings in ``interaction_teachers``.
+scheduler state, RNG states and the corpus chunks already used; a finished run resumed says so and trains nothing.
+A custom loop rather than trl's ``CPOTrainer`` because the baseline's LM term also covers the context and its
+schedule spans rounds and phases; the SimPO term equals trl's. The loss is in ``interaction_loss``, the teachers
+and sampling settings in ``interaction_teachers``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import io
 import math
 import os
 import shutil
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -32,7 +34,7 @@ from e2lm_bench.devices import autocast, resolve_device
 from e2lm_bench.errors import UserError
 from e2lm_bench.training.corpus import BATCH_LINES, CorpusStats, iter_lines, line_start_token_id, split_files
 from e2lm_bench.training.generation import Generator, vllm_engine
-from e2lm_bench.training.interaction_config import BACKENDS, InteractionConfig
+from e2lm_bench.training.interaction_config import BACKENDS, InteractionConfig, check_steps
 from e2lm_bench.training.interaction_loss import collate, interaction_loss, sft_loss, token_logps
 from e2lm_bench.training.interaction_teachers import VLLM_MEMORY, ModelTeacher, Teacher, load_callable, sampling, vllm_sampling
 from e2lm_bench.training.presets import config_from
@@ -105,7 +107,8 @@ class InteractionTrainer:
     def __init__(self, config: InteractionConfig, teacher: Teacher | None = None):
         if config.backend not in BACKENDS:
             raise UserError(f"--backend {config.backend!r}: expected one of {', '.join(BACKENDS)}")
-        self.config, self.output = config, Path(config.output)
+        check_steps(config)
+        self.config, self.output, self.steps = config, Path(config.output), 0
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
         self.chunk_rng = np.random.default_rng(config.seed)
@@ -188,6 +191,9 @@ class InteractionTrainer:
     def train(self) -> Path:
         """Run the remaining rounds; returns the output folder (a checkpoint series plus rounds.csv)."""
         config = self.config
+        if self.done >= config.rounds:  # its checkpoints exist: nothing to do, and not an error
+            print(f"{self.output}: all {config.rounds} rounds already done, nothing to train", file=sys.stderr)
+            return self.output
         if self.done == 0:
             self._save_model(0)
         files = [path.name for path in split_files(config.corpus, "train")]
@@ -195,6 +201,10 @@ class InteractionTrainer:
         for number in tqdm(range(self.done + 1, config.rounds + 1), desc="rounds", initial=self.done,
                            total=config.rounds):
             self._round(number, streams)
+        last = self.output / round_name(config.rounds) / "config.json"
+        if self.steps == 0 or not last.is_file():  # never a silent success
+            raise UserError(f"{self.output}: rounds {self.done + 1}-{config.rounds} took {self.steps} optimizer steps and "
+                            f"{'saved' if last.is_file() else 'did not save'} {last.parent.name}")
         return self.output
 
     def _stream(self, path: Path) -> np.ndarray:
@@ -258,6 +268,7 @@ class InteractionTrainer:
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
+        self.steps += 1
 
     def _sample(self, prompts: list[list[int]], number: int) -> list[list[int]]:
         """The student's completions: exactly ``completion_tokens`` new tokens per prompt (prompts are equally long)."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from e2lm_bench.errors import UserError
+
 BACKENDS = ("transformers", "vllm")
 
 
@@ -46,3 +48,12 @@ class InteractionConfig:
     def gamma(self) -> float:
         """The absolute SimPO margin (trl's ``simpo_gamma``); the baseline configures it as a ratio of beta."""
         return self.beta * self.gamma_ratio
+
+
+def check_steps(config: InteractionConfig) -> None:
+    """Settings under which a run would take no optimizer step, refused before anything loads."""
+    if config.rounds < 1:
+        raise UserError(f"--rounds {config.rounds}: no round to train (give at least 1)")
+    if min(config.lm_epochs, config.po_epochs) < 0 or config.lm_epochs + config.po_epochs < 1:
+        raise UserError(f"--lm-epochs {config.lm_epochs} --po-epochs {config.po_epochs}: a round would take no "
+                        "optimizer step (give at least one epoch, none negative)")

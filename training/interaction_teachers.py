@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 
 from e2lm_bench.errors import UserError
-from e2lm_bench.training.generation import Generator, vllm_engine
+from e2lm_bench.training.generation import Generator, vllm_engine, vllm_token_prompts
 from e2lm_bench.training.interaction_config import InteractionConfig
 
 # Our wording of the baseline's system prompt to its teacher.
@@ -69,7 +69,7 @@ class ModelTeacher:
     def __call__(self, contexts: list[str], completions: list[str]) -> list[str]:
         prompts = [correction_prompt(self.tokenizer, c, s) for c, s in zip(contexts, completions)]
         if self.config.backend == "vllm":
-            outputs = self.engine.generate(prompts, vllm_sampling(self.config))
+            outputs = self.engine.generate(vllm_token_prompts(self.tokenizer, prompts), vllm_sampling(self.config))
             return [output.outputs[0].text for output in outputs]
         corrections = self.generator.texts(prompts, add_special_tokens=not self.chat, progress="teacher corrections",
                                            **sampling(self.config))

@@ -6,6 +6,8 @@ with a cosine schedule, warmup, weight decay and gradient clipping, optionally d
 models. Checkpoints are complete model folders that ``lm_eval --model hf`` loads: on the BabyLM schedule
 by words seen (``chck_<N>M``), log-uniformly over steps (``checkpoint-<step>``), or every N steps.
 Multi-GPU and multi-node runs use the same entry point under ``accelerate launch`` or ``torchrun``.
+Settings or a corpus that would train no step are refused before any work, and a run that ends without
+an optimizer step or a checkpoint is an error, never a silent success.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCa
 
 from e2lm_bench.devices import trainer_precision
 from e2lm_bench.errors import UserError
-from e2lm_bench.training.corpus import BlockDataset, CorpusStats, iter_lines, split_files, tokenize_split
+from e2lm_bench.training.corpus import BlockDataset, CorpusError, CorpusStats, iter_lines, split_files, tokenize_split
 from e2lm_bench.training.distill import DistillationTrainer
 from e2lm_bench.training.presets import config_from
 from e2lm_bench.training.pretrain_config import PretrainConfig
@@ -69,8 +71,26 @@ def save_schedule(config: PretrainConfig, max_steps: int, tokens_per_step: int, 
     raise UserError(f"--save {config.save!r}: expected words, log:N or steps:N")
 
 
+def check_steps(config: PretrainConfig) -> None:
+    """Settings that would train no step (``Trainer`` reads ``max_steps`` <= 0 as "use the epochs")."""
+    if config.max_steps == 0:
+        raise UserError("--max-steps 0: no step to train (a positive number, or -1 to train for --epochs)")
+    if config.max_steps < 0 and config.epochs <= 0:
+        raise UserError(f"--epochs {config.epochs:g}: no step to train (give a positive --epochs or --max-steps)")
+
+
+def training_blocks(ids, files: list[Path], config: PretrainConfig, vocab_size: int) -> BlockDataset:
+    """The training blocks, refused with the files and numbers when the corpus holds none."""
+    needed = 2 * config.block_size  # a block, plus a block's room for the random offset
+    if ids.size < needed:
+        raise CorpusError(f"{', '.join(str(f) for f in files)}: {ids.size} tokens, fewer than the {needed} that one "
+                          f"training block of --block-size {config.block_size} needs (with room for its random offset)")
+    return BlockDataset(ids, config.block_size, vocab_size, random_offset=True, seed=config.seed)
+
+
 def pretrain(config: PretrainConfig) -> Path:
     """Train and return the output folder; its checkpoint subfolders form a series for the trajectory runner."""
+    check_steps(config)
     torch.manual_seed(config.seed)
     output = Path(config.output)
     tokenizer = prepare_tokenizer(config)
@@ -78,10 +98,11 @@ def pretrain(config: PretrainConfig) -> Path:
     if model_config.vocab_size < len(tokenizer):
         raise UserError(f"tokenizer has {len(tokenizer)} entries but the model only {model_config.vocab_size}")
     stats = CorpusStats()
-    train_ids = tokenize_split(split_files(config.corpus, "train"), tokenizer, model_config.vocab_size, stats)
+    train_files = split_files(config.corpus, "train")
+    train_ids = tokenize_split(train_files, tokenizer, model_config.vocab_size, stats)
     dev_files = split_files(config.corpus, "dev")
     dev_ids = tokenize_split(dev_files, tokenizer, model_config.vocab_size) if dev_files else None
-    train = BlockDataset(train_ids, config.block_size, model_config.vocab_size, random_offset=True, seed=config.seed)
+    train = training_blocks(train_ids, train_files, config, model_config.vocab_size)
     dev = BlockDataset(dev_ids, config.block_size, model_config.vocab_size, random_offset=False) if dev_ids is not None else None
 
     args = TrainingArguments(
@@ -118,10 +139,16 @@ def pretrain(config: PretrainConfig) -> Path:
         trainer = Trainer(**common)
     resume = config.resume and any((output / "trainer_state").glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume else None)
+    if trainer.state.global_step == 0:
+        raise UserError(f"{output}: training took no optimizer step (max_steps {max_steps}); no checkpoint saved")
     if dev is not None and trainer.is_world_process_zero():
         metrics = trainer.evaluate()
         (output / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
     if max_steps not in schedule:  # otherwise the last scheduled checkpoint already is the final model
         trainer.save_model(str(output / "final"))
         tokenizer.save_pretrained(output / "final")
+    saved = [output / name / "config.json" for name in [*schedule.values(), "final"]]
+    if trainer.is_world_process_zero() and not any(path.is_file() for path in saved):
+        raise UserError(f"{output}: training stopped at step {trainer.state.global_step} without saving a checkpoint "
+                        f"(--save {config.save})")
     return output

@@ -14,12 +14,15 @@ trl passes every extra dataset column as a keyword, repeated per generation, plu
     An instruct LM rates the exchange 0-5 through the seed's hand-written prompt (:func:`judge_prompt`,
     :func:`judge_score`).
 ``confidence``
-    Where the mother model's log-probability of the utterance ranks among its scores of the ten teacher
-    answers (column ``mom_logps``), mapped to [-1, 1].
+    Where the mother model's log-probability of the reply ranks among its scores of the ten teacher
+    answers (column ``mom_logps``), mapped to [-1, 1]. The reply is scored as written (case and
+    punctuation kept), since ``mom_logps`` scored the answers so; with no child words (the completion
+    starts with another speaker's tag) the whole completion is scored, as the seed's
+    ``extract_first_chi_utterance(text) or text``.
 
-An empty utterance gets 0.0 (``bleu``, ``semsim``, ``judge``) or -0.5 (``confidence``) without being
-scored. The seed's semsim has no such guard; an empty string still embeds close to many short answers,
-which would pay the policy for saying nothing, so ``semsim`` follows ``bleu`` here.
+An empty utterance gets 0.0 (``bleu``, ``semsim``, ``judge``) and a blank completion -0.5 (``confidence``,
+the seed's) without being scored. The seed's semsim has no such guard; an empty string still embeds close
+to many short answers, which would pay the policy for saying nothing, so ``semsim`` follows ``bleu`` here.
 """
 
 from __future__ import annotations
@@ -30,13 +33,13 @@ from collections.abc import Callable, Sequence
 
 from e2lm_bench.errors import UserError
 from e2lm_bench.evaluation.conventions import LMScorer
-from e2lm_bench.training.dialogue_text import child_utterance, mother_utterance
+from e2lm_bench.training.dialogue_text import child_utterance, child_words, mother_utterance
 from e2lm_bench.training.generation import Generator
-from e2lm_bench.training.teacher import mother_logprobs
+from e2lm_bench.training.mother_scores import mother_logprobs
 
 DEFAULT_SEMSIM_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 JUDGE_MAX_NEW_TOKENS = 10
-EMPTY_CONFIDENCE = -0.5  # the seed's reward for an empty utterance (or an unknown prompt)
+EMPTY_CONFIDENCE = -0.5  # the seed's reward for an empty reply (or an unknown prompt)
 TEACHER_FILE = "the teacher-answers file"
 MOM_FILE = "the mom-scores file"
 
@@ -188,6 +191,15 @@ def _greedy_replies(path: str, device: str | None, dtype: str, batch_size: int) 
 # -- confidence ------------------------------------------------------------------------------------
 
 
+def confidence_text(completion: str) -> str:
+    """What the mother model scores: the child's words as written, else the whole completion, stripped.
+
+    Not lower-cased, unlike the seed's extraction: the seed scored its teacher answers with their case, and
+    a cased mother model gives 'I want milk.' and 'i want milk.' different scores.
+    """
+    return child_words(completion) or completion.strip()
+
+
 def _confidence(model: str | LMScorer, device: str | None = None, dtype: str = "auto",
                 batch_size: int = 16) -> RewardFunction:
     """``model``: the mother scorer LM (folder or Hub id) or a ready ``LMScorer``, whose own device and batch
@@ -207,7 +219,7 @@ def _confidence(model: str | LMScorer, device: str | None = None, dtype: str = "
                 values.append(2 * sum(s <= logp for s in mom_logps[i]) / len(mom_logps[i]) - 1)
             return values
 
-        return _score_utterances(completions, ranks, empty=EMPTY_CONFIDENCE)
+        return _score_utterances(completions, ranks, empty=EMPTY_CONFIDENCE, extract=confidence_text)
 
     return reward
 
@@ -222,9 +234,9 @@ def _column(columns: dict, name: str, reward: str, source: str) -> Sequence:
 
 
 def _score_utterances(completions: Sequence[str], score: Callable[[list[int], list[str]], list[float]],
-                      empty: float) -> list[float]:
+                      empty: float, extract: Callable[[str], str] = child_utterance) -> list[float]:
     """Scores in completion order: ``score(kept, utterances)`` rates the non-empty utterances in one batch."""
-    utterances = [child_utterance(c) for c in completions]
+    utterances = [extract(c) for c in completions]
     kept = [i for i, u in enumerate(utterances) if u]
     values = [empty] * len(utterances)
     for i, value in zip(kept, score(kept, utterances) if kept else [], strict=True):

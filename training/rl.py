@@ -6,17 +6,21 @@ receive the file's other columns (teacher answers, mother log-probabilities) ali
 completion, and trains with ``RLOOTrainer`` (default) or ``GRPOTrainer``. Checkpoints are complete model
 folders ``checkpoint-<step>`` (the last step always among them), a series that ``e2lm-bench trajectory``
 and ``lm_eval --model hf`` load; ``rewards.csv`` follows the rewards, KL and completion length per step.
+A prompts file smaller than a batch trains on batches of all its prompts (trl drops a partial batch), and a
+run that ends without an optimizer step or a checkpoint is an error, never a silent success.
 How this differs from the seed's PPO: see ``RLConfig``.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
+import re
+import sys
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 
 import datasets
@@ -117,12 +121,55 @@ def _csv_line(values: list) -> str:
     return buffer.getvalue()
 
 
+def reward_models(spec: str | dict[str, str] | None, rewards: list[str]) -> dict[str, str]:
+    """``--reward-model`` as reward name -> model: ``M`` for every reward but bleu, or one per reward
+    (``judge=M1,confidence=M2`` or a dict), since the seed paired a 7B judge with a 3B mother.
+
+    A text is one model when it is an existing path or does not start with ``NAME=``.
+    """
+    if not spec:
+        return {}
+    if isinstance(spec, str) and (Path(spec).exists() or not re.match(r"\s*\w+\s*=", spec)):
+        models = {name: spec for name in rewards if name != "bleu"}
+        if not models:
+            raise UserError("--reward-model: bleu scores without a model")
+        return models
+    shown = spec if isinstance(spec, str) else ",".join(f"{k}={v}" for k, v in spec.items())
+    pairs = spec.items() if isinstance(spec, dict) else [part.partition("=")[::2] for part in spec.split(",")]
+    models = {}
+    for name, model in ((str(n).strip(), str(m).strip()) for n, m in pairs):
+        if name == "bleu":
+            raise UserError(f"--reward-model {shown}: bleu scores without a model")
+        if name not in rewards:
+            raise UserError(f"--reward-model {shown}: {name!r} is not among the rewards ({','.join(rewards)})")
+        if not model or name in models:
+            raise UserError(f"--reward-model {shown}: expected NAME=MODEL,... with a model for each reward, once")
+        models[name] = model
+    return models
+
+
 def build_rewards(config: RLConfig) -> list[Callable]:
-    """The named rewards; ``config.reward_model`` is the ``model`` of those that score with a model (not bleu)."""
-    options = {name: {"model": config.reward_model} for name in config.rewards if config.reward_model and name != "bleu"}
-    if config.reward_model and not options:
-        raise UserError("--reward-model: bleu scores without a model")
-    return make_rewards(",".join(config.rewards), **options)
+    """The named rewards, each that scores with a model given its model from ``config.reward_model``."""
+    models = reward_models(config.reward_model, config.rewards)
+    return make_rewards(",".join(config.rewards), **{name: {"model": model} for name, model in models.items()})
+
+
+def _check_steps(config: RLConfig) -> None:
+    """Settings that would train no step, refused before anything loads."""
+    if config.max_steps == 0:
+        raise UserError("--max-steps 0: no step to train (a positive number, or -1 for one pass over the prompts)")
+    if config.batch_size < 1 or config.num_generations < 1:
+        raise UserError(f"--batch-size {config.batch_size}, --num-generations {config.num_generations}: "
+                        "both must be at least 1")
+
+
+def _check_trained(trainer, output: Path, save: str) -> None:
+    """A run that took no optimizer step or saved no checkpoint fails loudly instead of looking finished."""
+    step = trainer.state.global_step
+    if step == 0:
+        raise UserError(f"{output}: training took no optimizer step and saved no checkpoint")
+    if trainer.is_world_process_zero() and not any(output.glob("checkpoint-*/config.json")):
+        raise UserError(f"{output}: training stopped at step {step} without saving a checkpoint (--save {save})")
 
 
 def train_rl(config: RLConfig, reward_funcs: list[Callable] | None = None) -> Path:
@@ -138,6 +185,7 @@ def train_rl(config: RLConfig, reward_funcs: list[Callable] | None = None) -> Pa
     if any(output.glob("checkpoint-*")):
         raise UserError(f"{output} already holds checkpoints: give a new --output")
     save_steps(config.save, 1)  # a bad --save fails before any model loads
+    _check_steps(config)
     dataset = load_prompts(config.prompts)
     rewards = reward_funcs if reward_funcs is not None else build_rewards(config)
     names = [reward.__name__ for reward in rewards]
@@ -156,21 +204,37 @@ def train_rl(config: RLConfig, reward_funcs: list[Callable] | None = None) -> Pa
     model = AutoModelForCausalLM.from_pretrained(config.policy)
     device = resolve_device()
     config_class, trainer_class = TRAINERS[config.algorithm]
-    args = config_class(
-        output_dir=str(output / "trainer_state"), seed=config.seed, learning_rate=learning_rate, beta=beta,
-        num_generations=config.num_generations, per_device_train_batch_size=config.batch_size * config.num_generations,
-        max_completion_length=config.max_completion_length, top_p=config.top_p, temperature=config.temperature,
-        reward_weights=config.reward_weights, max_steps=config.max_steps, num_train_epochs=1,
-        # trl's bf16 default fails without a bf16 GPU; small policies gain nothing from activation checkpointing.
-        **trainer_precision(device), use_cpu=device.type == "cpu", activation_checkpointing=False,
-        lr_scheduler_type="constant",  # the seed's Adam had no schedule
-        logging_steps=1, save_strategy="no", report_to="none",
-    )
+
+    def trainer_args(batch_size: int):
+        return config_class(
+            output_dir=str(output / "trainer_state"), seed=config.seed, learning_rate=learning_rate, beta=beta,
+            num_generations=config.num_generations, per_device_train_batch_size=batch_size * config.num_generations,
+            max_completion_length=config.max_completion_length, top_p=config.top_p, temperature=config.temperature,
+            reward_weights=config.reward_weights, max_steps=config.max_steps, num_train_epochs=1,
+            # trl's bf16 default fails without a bf16 GPU; small policies gain nothing from activation checkpointing.
+            **trainer_precision(device), use_cpu=device.type == "cpu", activation_checkpointing=False,
+            lr_scheduler_type="constant",  # the seed's Adam had no schedule
+            logging_steps=1, save_strategy="no", report_to="none",
+        )
+
+    args = trainer_args(config.batch_size)
+    # trl's sampler keeps whole generation batches only: a smaller file would give no batch, hence no step.
+    processes = args.generation_batch_size // config.num_generations // config.batch_size  # 1 on one device
+    if len(dataset) < config.batch_size * processes:
+        fitted = len(dataset) // processes
+        each = f" on each of {processes} processes" if processes > 1 else ""
+        if fitted < 1:
+            raise UserError(f"{config.prompts}: {len(dataset)} prompts cannot fill a batch{each}; give more prompts")
+        print(f"note: {config.prompts} has {len(dataset)} prompts, fewer than --batch-size {config.batch_size}{each}: "
+              f"training on batches of {fitted} prompts", file=sys.stderr)
+        config = dataclasses.replace(config, batch_size=fitted)
+        args = trainer_args(fitted)
     output.mkdir(parents=True, exist_ok=True)
     atomic_write_text(output / "rl_settings.json", json.dumps(
-        {"config": asdict(config), "rewards": names, "beta": beta, "learning_rate": learning_rate}, indent=1, default=str))
+        {"config": dataclasses.asdict(config), "rewards": names, "beta": beta, "learning_rate": learning_rate}, indent=1, default=str))
     callbacks = [_SaveSeries(output, config.save, tokenizer), _RewardLog(output / "rewards.csv", names)]
     trainer = trainer_class(model=model, reward_funcs=rewards, args=args, train_dataset=dataset,
                             processing_class=tokenizer, callbacks=callbacks)
     trainer.train()
+    _check_trained(trainer, output, config.save)
     return output

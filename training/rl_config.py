@@ -46,15 +46,17 @@ class RLConfig:
     rewards: list[str]  # reward names for training.rewards.make_reward
     output: Path
     reward_weights: list[float] | None = None  # None: all 1.0 (trl sums weighted rewards)
-    reward_model: str | None = None  # the `model=` option of the judge, semsim and confidence rewards
+    # The `model=` option of the rewards that score with a model: one for all (judge, semsim, confidence), or one
+    # per reward as "judge=M1,confidence=M2" or {"judge": M1, ...} (the seed: a 7B judge, a 3B mother)
+    reward_model: str | dict[str, str] | None = None
     algorithm: str = "rloo"  # one of ALGORITHMS
-    max_steps: int = -1  # -1: one pass over the prompts
+    max_steps: int = -1  # -1: one pass over the prompts; 0 is refused (no step)
     save: str = "steps:1000"  # "steps:N" (every N steps, as the seed) or "log:N" (N log-uniform steps); always the last
     seed: int = 0
     beta: float | None = None  # None: the seed's, by reward (seed_beta_lr)
     learning_rate: float | None = None  # None: the seed's, by reward (seed_beta_lr)
     num_generations: int = 2  # samples per prompt
-    batch_size: int = 16  # prompts per step (per device); num_generations samples each
+    batch_size: int = 16  # prompts per step (per device; a smaller prompts file: all of it); num_generations samples each
     max_completion_length: int = 20
     top_p: float = 0.9
     temperature: float = 1.0

@@ -1,9 +1,9 @@
-"""Teacher answers and mother scores: the data the RL recipe's rewards compare against.
+"""Teacher answers: the child-like answers the RL recipe's rewards compare a reply against.
 
 Padovani et al. 2025 (arXiv 2510.20358; github.com/fpadovani/communicative_baby_ppo) had a base LM answer each ``*MOT:`` prompt
 as a child would, ten times, and scored every answer under that same model given the mother's words.
-``e2lm-bench data teacher-answers`` and ``e2lm-bench data mom-scores`` rebuild both files; the mother
-score itself is :func:`mother_logprobs`, which the ``confidence`` reward also uses.
+``e2lm-bench data teacher-answers`` rebuilds the answers here; ``e2lm-bench data mom-scores`` adds the
+scores (``training.mother_scores``), with the shared resumable output of this module.
 
 Both commands append one complete JSON line per prompt and flush after every batch, so a killed run
 resumes: a rerun skips the prompts already in the output, and a torn last line (no line end) is cut off
@@ -14,21 +14,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
 from e2lm_bench.errors import UserError
 from e2lm_bench.taskdata.readers import DataError, decoded_lines, iter_json_objects, read_jsonl
-from e2lm_bench.training.dialogue_text import MOT_TAG, mother_utterance
-
-if TYPE_CHECKING:
-    import numpy as np
-
-    from e2lm_bench.evaluation.conventions import LMScorer
+from e2lm_bench.training.dialogue_text import MOT_TAG
 
 SYSTEM_TEXT = (
     "You are a young child having a conversation with your mother. When your mother says something, you "
@@ -58,15 +52,6 @@ class TeacherConfig:
     backend: str = "transformers"
     batch_size: int = 16
     seed: int = 0
-    device: str | None = None
-    dtype: str = "auto"
-
-
-@dataclass(frozen=True)
-class MomScoreConfig:
-    """How the mother model is loaded for ``mom-scores``; the CLI reads its defaults here."""
-
-    batch_size: int = 64
     device: str | None = None
     dtype: str = "auto"
 
@@ -121,26 +106,10 @@ def read_prompts(path: str | Path) -> tuple[list[str], int]:
     return prompts, skipped
 
 
-def _read_answer_rows(path: Path) -> list[dict]:
-    """Rows of a teacher-answers file, the first of each prompt; each needs a ``prompt`` string and a
-    non-empty list ``teacher_responses``."""
-    rows = {}
-    for where, row in iter_json_objects(path):
-        if not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
-            raise DataError(f"{where}: field 'prompt' must be a non-empty string, got {row.get('prompt')!r}")
-        answers = row.get("teacher_responses")
-        if not isinstance(answers, list) or not answers or not all(isinstance(a, str) for a in answers):
-            raise DataError(f"{where}: field 'teacher_responses' must be a non-empty list of strings, got {answers!r}")
-        rows.setdefault(row["prompt"], row)
-    if not rows:
-        raise DataError(f"{path}: no rows")
-    return list(rows.values())
-
-
 # -- resumable output -------------------------------------------------------------------------------
 
 
-def _done_prompts(path: Path, check: Callable[[str, dict], None]) -> set[str]:
+def done_prompts(path: Path, check: Callable[[str, dict], None]) -> set[str]:
     """Prompts already in the output; a torn last line (a run killed mid-write) is cut off to be redone."""
     if not path.exists():
         return set()
@@ -158,7 +127,7 @@ def _done_prompts(path: Path, check: Callable[[str, dict], None]) -> set[str]:
     return done
 
 
-def _append_rows(handle, rows: list[dict]) -> None:
+def append_rows(handle, rows: list[dict]) -> None:
     handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
     handle.flush()
 
@@ -188,7 +157,7 @@ def write_teacher_answers(prompts_path: str | Path, teacher: str, output: str | 
             raise DataError(f"{where}: field 'teacher_responses' must hold {config.n} answers (--n), got {answers!r}; "
                             "use another --output for other settings")
 
-    done = _done_prompts(output, check)
+    done = done_prompts(output, check)
     todo = [prompt for prompt in prompts if prompt not in done]
     summary = {"output": str(output), "prompts": len(prompts), "already_done": len(prompts) - len(todo),
                "written": 0, "skipped_lines": skipped, "duplicate_prompts": len(listed) - len(prompts)}
@@ -207,7 +176,7 @@ def write_teacher_answers(prompts_path: str | Path, teacher: str, output: str | 
                 answers = [clean_answer(g) for g in generations]
                 rows.append({"prompt": prompt, "teacher_responses": answers,
                              "teacher_response": answers[min(TEACHER_RESPONSE_INDEX, len(answers) - 1)]})
-            _append_rows(handle, rows)
+            append_rows(handle, rows)
             summary["written"] += len(rows)
             bar.update(len(rows))
     return summary
@@ -233,11 +202,16 @@ def _transformers_generator(teacher: str, config: TeacherConfig) -> Callable[[li
 
 def _vllm_generator(teacher: str, config: TeacherConfig) -> Callable[[list[str], int], list[list[str]]]:
     """The seed's engine (max_model_len 512, the stop strings, special tokens skipped); each prompt is seeded
-    with the batch seed plus its place in the batch, so its answers do not depend on the other prompts."""
-    from e2lm_bench.training.generation import vllm_engine
+    with the batch seed plus its place in the batch, so its answers do not depend on the other prompts.
+    Prompts go as token ids with one BOS (:func:`vllm_token_prompts`), the ids the transformers backend runs."""
+    from transformers import AutoTokenizer
+
+    from e2lm_bench.training.generation import vllm_engine, vllm_token_prompts
 
     llm = vllm_engine(teacher, config.seed, dtype=config.dtype, max_model_len=512)
     from vllm import SamplingParams  # after the engine, which tells a missing vLLM in one line
+
+    tokenizer = AutoTokenizer.from_pretrained(teacher)
 
     def generate(texts: list[str], seed: int) -> list[list[str]]:
         params = [
@@ -245,65 +219,7 @@ def _vllm_generator(teacher: str, config: TeacherConfig) -> Callable[[list[str],
                            stop=list(STOPS), skip_special_tokens=True, seed=seed + i)
             for i in range(len(texts))
         ]
-        return [[c.text for c in result.outputs] for result in llm.generate(texts, params, use_tqdm=False)]
+        results = llm.generate(vllm_token_prompts(tokenizer, texts), params, use_tqdm=False)
+        return [[c.text for c in result.outputs] for result in results]
 
     return generate
-
-
-# -- mom-scores -------------------------------------------------------------------------------------
-
-
-def mother_logprobs(scorer: LMScorer, contexts: Sequence[str], answers: Sequence[str]) -> np.ndarray:
-    """Σ log P(answer | context) under the scorer's model: the RL recipe's "mother" score (the seed's
-    ``score_mom.py``).
-
-    Tokenised as encode(context + " ") ++ encode(" " + answer) without special tokens, answer tokens only
-    (a context that encodes to no tokens leaves the answer's first token unscored: nothing comes before it).
-    """
-    if len(contexts) != len(answers):
-        raise ValueError(f"{len(contexts)} contexts for {len(answers)} answers")
-    sequences, starts = [], []
-    for context, answer in zip(contexts, answers):
-        context_ids = scorer.tokenizer(context + " ", add_special_tokens=False)["input_ids"]
-        answer_ids = scorer.tokenizer(" " + answer, add_special_tokens=False)["input_ids"]
-        sequences.append(context_ids + answer_ids)
-        starts.append(max(len(context_ids), 1))
-    return scorer.sequence_logprobs(sequences, starts)
-
-
-def write_mom_scores(answers_path: str | Path, model: str, output: str | Path,
-                     config: MomScoreConfig = MomScoreConfig()) -> dict:
-    """Each answers row plus ``mom_logps``: Σ log P(answer | mother's words) per teacher answer (resumable).
-
-    The context is :func:`mother_utterance` (tag removed, stripped), as the seed's ``score_mom.py`` scored it.
-    """
-    rows = _read_answer_rows(Path(answers_path))
-    output = Path(output)
-
-    def check(where: str, row: dict) -> None:
-        if not isinstance(row.get("mom_logps"), list):
-            raise DataError(f"{where}: field 'mom_logps' missing (is this an output of mom-scores?)")
-
-    done = _done_prompts(output, check)
-    todo = [row for row in rows if row["prompt"] not in done]
-    summary = {"output": str(output), "prompts": len(rows), "already_done": len(rows) - len(todo), "written": 0}
-    if not todo:
-        return summary
-    from e2lm_bench.evaluation.conventions import LMScorer
-
-    scorer = LMScorer.from_pretrained(model, batch_size=config.batch_size, device=config.device, dtype=config.dtype)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with open(output, "a", encoding="utf-8") as handle, tqdm(total=len(todo), desc="mom scores", unit="prompt") as bar:
-        for start in range(0, len(todo), config.batch_size):
-            batch = todo[start : start + config.batch_size]
-            contexts = [mother_utterance(row["prompt"]) for row in batch for _ in row["teacher_responses"]]
-            scores = mother_logprobs(scorer, contexts, [a for row in batch for a in row["teacher_responses"]]).tolist()
-            out = []
-            for row in batch:
-                n = len(row["teacher_responses"])
-                out.append({**row, "mom_logps": scores[:n]})
-                scores = scores[n:]
-            _append_rows(handle, out)
-            summary["written"] += len(out)
-            bar.update(len(out))
-    return summary
