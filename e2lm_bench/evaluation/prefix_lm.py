@@ -2,7 +2,8 @@
 
 lm-eval's ``hf`` model runs the whole context again for every continuation, so a 5-shot multiple-choice
 item pays for its prompt once per choice. Here a batch of distinct contexts is run once, its key/value
-cache kept, and the continuations are run in batches against the cache rows of their contexts. Requests
+cache kept, and the continuations are run in batches against the cache rows of their contexts; a batch
+holds fewer contexts than the batch size, so that peak memory stays within hf's at that size. Requests
 reach ``_loglikelihood_tokens`` already tokenised by lm-eval (its context/continuation split and its BOS
 rule for empty contexts); contexts are grouped as lm-eval's left truncation at ``max_length`` leaves
 them, so a cut context is shared only by continuations that see the same tokens.
@@ -21,12 +22,29 @@ from functools import cached_property
 
 import torch
 import torch.nn.functional as F
+from accelerate import find_executable_batch_size
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
+from lm_eval.models.utils_hf import clear_torch_cache
 from tqdm import tqdm
-from transformers.cache_utils import DynamicCache, DynamicLayer
+from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
 logger = logging.getLogger(__name__)
+
+
+class ContextRows(DynamicLayer):
+    """One layer of a context batch's cache, as read by a batch of continuations. Each continuation's copy of its
+    context's keys/values is made when the layer runs and dropped after it, so one layer's copies exist at a time
+    rather than every layer's for the whole forward."""
+
+    def __init__(self, layer: DynamicLayer, owners: torch.Tensor):
+        super().__init__()
+        self.keys, self.values, self.owners = layer.keys, layer.values, owners
+        self.device, self.is_initialized = layer.device, True
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        return (torch.cat([self.keys.index_select(0, self.owners), key_states], dim=-2),
+                torch.cat([self.values.index_select(0, self.owners), value_states], dim=-2))
 
 
 class PrefixSharingMixin:
@@ -62,48 +80,100 @@ class PrefixSharingMixin:
     @cached_property
     def _cache_argument(self) -> str | None:
         """The forward argument that takes a DynamicCache ("cache" in transformers 5, once "past_key_values"), or
-        None when the model cannot continue from one (seq2seq, wrapped forwards, sliding-window or recurrent layers,
-        whose masks or states would not survive the padding between a context and its continuation)."""
+        None, noted once, when the model cannot continue from one: HFLM's own path then scores every request."""
+        try:
+            name, reason = self._probe_cache()
+        except Exception as error:  # whatever breaks the probe would break the shared path; HFLM's path may not
+            name, reason = None, f"made the cache probe raise {type(error).__name__}: {error}"
+        if name is None:
+            logger.warning("hf-prefix: %s %s; scoring every request as hf does", type(self.model).__name__, reason)
+        return name
+
+    def _probe_cache(self) -> tuple[str | None, str]:
+        """(argument, "") or (None, why): seq2seq, a model over several devices (its cache rows would be spread too),
+        wrapped forwards, sliding-window or recurrent layers (their masks or states would not survive the padding
+        between a context and its continuation)."""
         if self.backend != "causal":
-            return None
+            return None, "is not a causal LM"
+        placed = {str(device) for device in (getattr(self.model, "hf_device_map", None) or {}).values()}
+        placed = placed if len(placed) > 1 else {str(parameter.device) for parameter in self.model.parameters()}
+        if len(placed) > 1:
+            return None, f"is spread over several devices ({', '.join(sorted(placed))})"
         parameters = inspect.signature(self.model.forward).parameters
         name = next((n for n in ("cache", "past_key_values") if n in parameters), None)
         if name is None or not {"position_ids", "logits_to_keep"} <= parameters.keys():
-            return None
-        probe = torch.full((1, 2), self.prefix_token_id, dtype=torch.long, device=self.device)
-        try:
-            with torch.no_grad(), self._forward_context():
-                out = self.model(input_ids=probe, use_cache=True, **{name: DynamicCache(config=self.model.config)})
-        except (TypeError, ValueError, NotImplementedError):
-            return None
-        cache = getattr(out, name, None)
-        usable = isinstance(cache, DynamicCache) and all(type(layer) is DynamicLayer for layer in cache.layers)
-        return name if usable and cache.get_seq_length() == 2 else None
+            return None, "takes no cache, position_ids or logits_to_keep"
+        cache = getattr(self._probe(name), name, None)
+        if isinstance(cache, DynamicCache) and all(type(layer) is DynamicLayer for layer in cache.layers) \
+                and cache.get_seq_length() == 2:
+            return name, ""
+        return None, "keeps a cache other than full-attention DynamicLayers"
+
+    def _probe(self, name: str):
+        ids = torch.full((1, 2), self.prefix_token_id, dtype=torch.long, device=self.device)
+        with torch.no_grad(), self._forward_context():
+            return self.model(input_ids=ids, use_cache=True, **{name: DynamicCache(config=self.model.config)})
+
+    @cached_property
+    def _context_share(self) -> float:
+        """The share of a batch size that may be contexts, so that peak memory stays within hf's at that batch size.
+        The contexts' cache (all layers) sits beside their forward's activations, where hf holds its batch's logits and
+        log-probs instead. With r = hf's bytes per token for those over the cache's, contexts of r/(1+r) of hf's tokens
+        hold a cache of at most 1/(1+r) of hf's logits, and at most r/(1+r) of its activations: within hf's peak."""
+        out = self._probe(self._cache_argument)
+        cache = getattr(out, self._cache_argument)
+        cached = sum(layer.keys.nbytes + layer.values.nbytes for layer in cache.layers) / cache.get_seq_length()
+        held = out.logits.shape[-1] * (out.logits.dtype.itemsize + (self.softmax_dtype or out.logits.dtype).itemsize)
+        return held / (held + cached)
+
+    def _contexts_per_batch(self, batch_size: int) -> int:
+        return max(1, int(batch_size * self._context_share))
 
     def _forward_context(self):
         return torch.autocast(device_type=self.device.type, dtype=self.mixed_precision_dtype,
                               enabled=self.mixed_precision_dtype is not None)
 
-    def _shared_batch_size(self, requests, override_bs: int | None) -> int:
-        """The user's batch size; for "auto", lm-eval's OOM probe on an accelerator, its cap on CPU (no OOM to find)."""
+    def _shared_batch_size(self, context_length: int, input_length: int, override_bs: int | None) -> int:
         if self.batch_size != "auto":
             return int(self.batch_size)
-        if override_bs:
-            return override_bs
+        return override_bs or self._detect_shared_batch_size(context_length, input_length)
+
+    def _detect_shared_batch_size(self, context_length: int, input_length: int) -> int:
+        """"auto" for the shared path: the largest batch size, shrunk from max_batch_size on OOM as lm-eval's probe does,
+        at which its own two forwards fit (its contexts kept as cache, then continuations against them); on CPU, the cap
+        (no OOM to find)."""
         if self.device.type == "cpu":
             return self.max_batch_size
-        return self._detect_batch_size(requests, 0)
+        try:
+            return find_executable_batch_size(self._try_shared_batch, starting_batch_size=self.max_batch_size)(
+                context_length, input_length)
+        except RuntimeError as error:
+            if "No executable batch size found" not in str(error):
+                raise
+            return 1
+        finally:
+            clear_torch_cache()
+
+    @torch.no_grad()
+    def _try_shared_batch(self, batch_size: int, context_length: int, input_length: int) -> int:
+        """What the shared path runs at this batch size: its share of contexts, then a batch of continuations."""
+        contexts = [(self.prefix_token_id,) * context_length] * self._contexts_per_batch(batch_size)
+        request = (None, contexts[0], [self.prefix_token_id] * (input_length + 1))
+        batch = [(0, row % len(contexts)) for row in range(batch_size)]
+        list(self._score_continuations([request], batch, *self._encode_contexts(contexts)))
+        return batch_size
 
     @torch.no_grad()
     def _score_shared(self, requests, shared: dict, results: list, disable_tqdm: bool, override_bs: int | None):
         # Longest contexts first, as HFLM orders its batches: similar widths pad less, and OOM shows up at once.
         contexts = sorted(shared, key=len, reverse=True)
-        longest = max((requests[i] for rows in shared.values() for i in rows), key=lambda r: len(r[1]) + len(r[2]))
-        batch_size = self._shared_batch_size([longest], override_bs)
+        widest = max(len(requests[i][2]) for rows in shared.values() for i in rows) - 1
+        batch_size = self._shared_batch_size(len(contexts[0]), widest, override_bs)
+        per_batch = self._contexts_per_batch(batch_size)
         pbar = tqdm(total=sum(map(len, shared.values())), disable=disable_tqdm or self.rank != 0,
                     desc="Running loglikelihood requests (shared contexts)")
-        for start in range(0, len(contexts), batch_size):
-            chunk = contexts[start : start + batch_size]
+        for start in range(0, len(contexts), per_batch):
+            chunk = contexts[start : start + per_batch]
             encoded = self._encode_contexts(chunk)
             rows = [(i, c) for c, ctx in enumerate(chunk) for i in shared[ctx]]
             rows.sort(key=lambda row: -len(requests[row[0]][2]))
@@ -114,10 +184,17 @@ class PrefixSharingMixin:
                     if requests[i][0] is not None:
                         self.cache_hook.add_partial("loglikelihood", requests[i][0], answer)
                     pbar.update(1)
+            del encoded  # before the next chunk's cache is built
         pbar.close()
 
+    @property
+    def _logprob_dtype(self) -> torch.dtype:
+        """float32 unless softmax_dtype says otherwise: only the needed rows are normalised, so it costs little, and
+        bf16/fp16 log-probs would put hf-prefix as far from float32 as hf."""
+        return self.softmax_dtype or torch.float32
+
     def _encode_contexts(self, contexts: list[tuple[int, ...]]):
-        """Run right-padded contexts once: per-layer keys/values, their padding mask, lengths, last-token log-probs."""
+        """Run right-padded contexts once: their cache layers, padding mask, lengths, last-token log-probs."""
         lengths = torch.tensor([len(c) for c in contexts], device=self.device)
         width = int(lengths.max())
         ids = torch.zeros((len(contexts), width), dtype=torch.long, device=self.device)
@@ -129,14 +206,12 @@ class PrefixSharingMixin:
             out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
                              logits_to_keep=(lengths - 1)[:, None],
                              **{self._cache_argument: DynamicCache(config=self.model.config)})
-        cache = getattr(out, self._cache_argument)
-        layers = [(layer.keys, layer.values) for layer in cache.layers]
-        last = F.log_softmax(out.logits[:, -1], dim=-1, dtype=self.softmax_dtype)
-        return layers, mask, lengths, last
+        last = F.log_softmax(out.logits[:, -1], dim=-1, dtype=self._logprob_dtype)
+        return getattr(out, self._cache_argument).layers, mask, lengths, last
 
     def _score_continuations(self, requests, batch, layers, mask, lengths, last):
         """(log-likelihood, is_greedy) of each continuation: its first token from the context's last logits, the
-        others from one forward of the continuations (without their last token) on copies of the cache rows.
+        others from one forward of the continuations (without their last token) against their contexts' cache rows.
         Padding gets position 0: a short continuation after a long context must not index past the model's positions."""
         owners = torch.tensor([c for _, c in batch], device=self.device)
         inputs = [requests[i][2][:-1] for i, _ in batch]
@@ -147,14 +222,15 @@ class PrefixSharingMixin:
                 ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
             steps = torch.arange(width, device=self.device)
             filled = (steps < torch.tensor([len(t) for t in inputs], device=self.device)[:, None]).long()
-            cache = DynamicCache([(k.index_select(0, owners), v.index_select(0, owners)) for k, v in layers])
+            cache = Cache(layers=[ContextRows(layer, owners) for layer in layers])
             with self._forward_context():
                 logits = self.model(input_ids=ids, attention_mask=torch.cat([mask[owners], filled], dim=1),
                                     position_ids=(lengths[owners, None] + steps) * filled, use_cache=True,
                                     **{self._cache_argument: cache}).logits
-            logprobs = F.log_softmax(logits, dim=-1, dtype=self.softmax_dtype)
+            logprobs = F.log_softmax(logits[filled.bool()], dim=-1, dtype=self._logprob_dtype).split(list(map(len, inputs)))
+            del logits, cache  # this generator lives on while its answers are taken
         for row, ((i, c), tokens) in enumerate(zip(batch, inputs, strict=True)):
-            scored = last[c, None] if not tokens else torch.cat([last[c, None], logprobs[row, : len(tokens)]])
+            scored = torch.cat([last[c, None], logprobs[row]]) if tokens else last[c, None]
             target = torch.tensor(requests[i][2], dtype=torch.long, device=self.device)
             picked = scored.gather(1, target[:, None])
             yield float(picked.sum()), bool((scored.argmax(dim=-1) == target).all())
