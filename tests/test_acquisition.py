@@ -150,3 +150,6 @@ def test_a_step_is_dated_between_its_checkpoints_whatever_the_optimiser_does(mon
     spike = np.array([0.5, 0.52, 0.49, 0.51, 0.5, 0.53, 0.5, 0.75])
     assert age_of_acquisition(steps, spike).status == NOT_LEARNED
     assert age_of_acquisition(steps, y[::-1]).status == NOT_LEARNED  # the ceiling first, then chance: unlearned
+    # halfway crossed only at the last checkpoint: no clean step between two levels, so no step's date
+    late = np.array([0.38, 0.43, 0.48, 0.48, 0.48, 0.48, 0.57, 1.0])
+    assert "a step" not in (age_of_acquisition(steps, late).note or "")

@@ -147,9 +147,9 @@ def _step_verdict(t: np.ndarray, y: np.ndarray, chance: float, alpha: float, dro
 
     The best split of the curve (in training order) into two constant levels of two points or more (one point
     alone may be noise) is found exhaustively, so the verdict is the same on any machine. It counts as learned
-    when the upper level comes second, is above chance and at least STEP_RISE of the way from chance to 1 above
-    the lower one, halfway from chance to it lies between the two levels, and two levels fit better than one
-    (F-test at ``alpha``)."""
+    when the upper level comes second and is at least STEP_RISE of the way from chance to 1 above the lower one,
+    every point before the step is below halfway from chance to the upper level and every point after it at or
+    above, and two levels fit better than one (F-test at ``alpha``)."""
     order = np.argsort(t)
     t, y = t[order], y[order]
     n = len(y)
@@ -157,7 +157,7 @@ def _step_verdict(t: np.ndarray, y: np.ndarray, chance: float, alpha: float, dro
     k = min(range(2, n - 1), key=lambda split: sse(y[:split]) + sse(y[split:]))  # a level is two points or more
     low, high, rss = float(y[:k].mean()), float(y[k:].mean()), sse(y[:k]) + sse(y[k:])
     halfway = (chance + high) / 2
-    if high - low < STEP_RISE * (1 - chance) or not low < halfway <= high:
+    if high - low < STEP_RISE * (1 - chance) or not (y[:k].max() < halfway <= y[k:].min()):
         return None
     p_value = 0.0 if rss == 0 else float(stats.f.sf((sse(y) - rss) / (rss / (n - 2)), 1, n - 2))
     if p_value >= alpha:
