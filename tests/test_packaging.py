@@ -90,3 +90,42 @@ def test_unpacked_wheel_runs_every_task_family(wheel, llama_dir, tmp_path):
     assert sum(name.startswith("zorro_") for name in results) == 23
     assert all("acc,none" in results[name] for name in expected)
     assert "margin_max,none" in results["early_science"]  # metrics from the template the old wheel lacked
+
+
+def test_lowest_constraints_pin_every_direct_dependency_to_its_floor(tmp_path):
+    """.ci/lowest_constraints.py feeds CI's lowest-versions environment: a pin for each direct dependency, and
+    a dependency without a floor is an error (its lowest version would go untested)."""
+    import re
+    import tomllib
+
+    script = REPO / ".ci" / "lowest_constraints.py"
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    pins = dict(line.split("==", 1) for line in run.stdout.splitlines() if line and not line.startswith("#"))
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    direct = project["dependencies"] + project["optional-dependencies"]["test"]
+    names = [re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9._-]+", r).group()).lower() for r in direct]
+    assert sorted(pins) == sorted(names)
+    for name, requirement in zip(names, direct, strict=True):
+        assert f">={pins[name]}" in requirement or f"=={pins[name]}" in requirement, (name, requirement)
+
+    small = tmp_path / "pyproject.toml"
+    small.write_text('[project]\nname = "x"\ndependencies = ["lm-eval[hf]>=0.4.13", "transformers>=5.23,<6"]\n'
+                     '[project.optional-dependencies]\ntest = ["minicons==0.3.39"]\n')
+    run = subprocess.run([sys.executable, str(script), str(small)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[1:] == ["lm-eval==0.4.13", "transformers==5.23", "minicons==0.3.39"]
+
+    small.write_text('[project]\nname = "x"\ndependencies = ["numpy>=2", "tqdm"]\n'
+                     '[project.optional-dependencies]\ntest = ["pytest<9"]\n')
+    run = subprocess.run([sys.executable, str(script), str(small)], capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "'tqdm'" in run.stderr and "'pytest<9'" in run.stderr and "numpy" not in run.stderr
+
+    # --freeze picks the direct dependencies' lines out of `pip freeze` (CI prints them) and fails on a missing one
+    freeze = "lm_eval==0.4.13\nnumpy==2.0.0\ntransformers==5.23.0\n-e git+https://example.org/x@1#egg=x\n"
+    small.write_text('[project]\nname = "x"\ndependencies = ["lm-eval[hf]>=0.4.13", "transformers>=5.23,<6"]\n')
+    run = subprocess.run([sys.executable, str(script), "--freeze", str(small)], input=freeze, capture_output=True, text=True)
+    assert (run.returncode, run.stdout.split()) == (0, ["lm_eval==0.4.13", "transformers==5.23.0"])
+    run = subprocess.run([sys.executable, str(script), "--freeze", str(small)], input="numpy==2.0.0\n", capture_output=True, text=True)
+    assert run.returncode == 1 and "lm-eval, transformers" in run.stderr

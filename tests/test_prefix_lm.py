@@ -7,6 +7,7 @@ import json
 import logging
 
 import pytest
+import torch
 from lm_eval.models.huggingface import HFLM
 
 from e2lm_bench.evaluation.harness import task_requests
@@ -201,6 +202,28 @@ def test_probe_errors_fall_back_with_one_note(models, mc_requests, plain_counts,
     assert plain_counts == [len(mc_requests), 4]
     [note] = notes(caplog)
     assert "LlamaForCausalLM" in note and error.__name__ in note
+
+
+def test_a_forward_that_indexes_with_logits_to_keep_falls_back(models, mc_requests, plain_counts, monkeypatch, caplog):
+    """transformers before 5.21 index the hidden states with a logits_to_keep tensor, giving (B, B, 1, V) logits: the
+    probe sees it, and HFLM's path scores every request instead of the shared path failing on the shapes."""
+    hf, prefix = models("llama_dir", cls=type("IndexingLogitsToKeep", (PrefixHFLM,), {}))
+    original = prefix.model.forward
+
+    @functools.wraps(original)
+    def forward(*args, logits_to_keep=0, **kwargs):
+        out = original(*args, logits_to_keep=0, **kwargs)
+        if isinstance(logits_to_keep, torch.Tensor):
+            out.logits = out.logits[:, logits_to_keep]
+        return out
+
+    monkeypatch.setattr(prefix.model, "forward", forward)
+    with caplog.at_level(logging.WARNING):
+        answers = prefix.loglikelihood(mc_requests, disable_tqdm=True)
+    assert_same(hf.loglikelihood(mc_requests, disable_tqdm=True), answers)
+    assert plain_counts == [len(mc_requests)]
+    [note] = notes(caplog)
+    assert "does not read logits_to_keep as positions" in note
 
 
 @pytest.mark.parametrize("spread", ["hf_device_map", "parameters"])

@@ -103,16 +103,22 @@ class PrefixSharingMixin:
         name = next((n for n in ("cache", "past_key_values") if n in parameters), None)
         if name is None or not {"position_ids", "logits_to_keep"} <= parameters.keys():
             return None, "takes no cache, position_ids or logits_to_keep"
-        cache = getattr(self._probe(name), name, None)
+        out = self._probe(name)
+        if out.logits.shape[:-1] != (1, 1):  # transformers before 5.21 indexes with the tensor: (B, B, 1, V) logits
+            return None, "does not read logits_to_keep as positions (transformers < 5.21)"
+        cache = getattr(out, name, None)
         if isinstance(cache, DynamicCache) and all(type(layer) is DynamicLayer for layer in cache.layers) \
                 and cache.get_seq_length() == 2:
             return name, ""
         return None, "keeps a cache other than full-attention DynamicLayers"
 
     def _probe(self, name: str):
+        """Two tokens through the forward as the shared path calls it: a fresh cache, the last position's logits."""
         ids = torch.full((1, 2), self.prefix_token_id, dtype=torch.long, device=self.device)
+        last = torch.ones((1, 1), dtype=torch.long, device=self.device)
         with torch.no_grad(), self._forward_context():
-            return self.model(input_ids=ids, use_cache=True, **{name: DynamicCache(config=self.model.config)})
+            return self.model(input_ids=ids, use_cache=True, logits_to_keep=last,
+                              **{name: DynamicCache(config=self.model.config)})
 
     @cached_property
     def _context_share(self) -> float:
