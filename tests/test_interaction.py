@@ -200,14 +200,20 @@ def test_a_killed_run_resumes_at_the_next_round_with_the_same_state(full_run):
         assert mine["margin"] == pytest.approx(theirs["margin"], abs=1e-6)
 
 
-def test_a_local_chat_model_teaches(tmp_path, llama_dir):
-    """The model-teacher path: a tiny chat model's corrections (chat template + answer label) train one round."""
+def _chat_teacher(tmp_path, llama_dir, start: str = ""):
+    """A copy of the tiny Llama whose tokenizer has a small chat template (``start`` before the messages)."""
     teacher = tmp_path / "teacher"
     shutil.copytree(llama_dir, teacher)
     tokenizer = AutoTokenizer.from_pretrained(teacher)
-    tokenizer.chat_template = ("{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }}\n{% endfor %}"
+    tokenizer.chat_template = (start + "{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }}\n{% endfor %}"
                                "{% if add_generation_prompt %}<assistant> {% endif %}")
     tokenizer.save_pretrained(teacher)
+    return teacher, tokenizer
+
+
+def test_a_local_chat_model_teaches(tmp_path, llama_dir):
+    """The model-teacher path: a tiny chat model's corrections (chat template + answer label) train one round."""
+    teacher, tokenizer = _chat_teacher(tmp_path, llama_dir)
     prompt = correction_prompt(tokenizer, "where is the", " ball ball ball")
     assert prompt.startswith(f"<system> {INSTRUCTIONS}\n<user> ") and prompt.endswith(f"<assistant> {ANSWER_LABEL}")
     assert correction_prompt(AutoTokenizer.from_pretrained(llama_dir), "a", "b").startswith(INSTRUCTIONS)
@@ -296,12 +302,7 @@ def test_a_chat_teacher_on_vllm_gets_one_bos(tmp_path, llama_dir, monkeypatch):
     from tests.test_teacher import install_fake_vllm, vllm_input_ids
 
     sent = install_fake_vllm(monkeypatch)
-    teacher = tmp_path / "teacher"
-    shutil.copytree(llama_dir, teacher)
-    tokenizer = AutoTokenizer.from_pretrained(teacher)
-    tokenizer.chat_template = ("{{ bos_token }}{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }}\n{% endfor %}"
-                               "{% if add_generation_prompt %}<assistant> {% endif %}")
-    tokenizer.save_pretrained(teacher)
+    teacher, tokenizer = _chat_teacher(tmp_path, llama_dir, start="{{ bos_token }}")
     config = _config(tmp_path, tmp_path / "out", teacher=str(teacher), backend="vllm")
     assert ModelTeacher(str(teacher), config, torch.device("cpu"))(["where is the"], [" ball ball"]) == [" yes ."]
     (prompt,) = sent
