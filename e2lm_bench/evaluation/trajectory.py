@@ -29,6 +29,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from e2lm_bench.atomic import remove_stale_temporaries
 from e2lm_bench.evaluation import records
 from e2lm_bench.evaluation import results as results_io
 from e2lm_bench.evaluation.fetching import CheckpointLoader, fetched
@@ -53,6 +54,7 @@ def run_trajectory(config: TrajectoryConfig) -> TrajectorySummary:
     checkpoints = plan(config)
     index, count = config.shard
     out = Path(config.output)
+    remove_stale_temporaries(out)  # a killed run's half-written files
     with _quiet_libraries():
         task_dicts = load_tasks(config.tasks, config.include_path, config.num_fewshot)
         settings = {task: part_settings(config, task_dict) for task, task_dict in task_dicts.items()}
