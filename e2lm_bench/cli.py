@@ -17,7 +17,9 @@ EVAL_HELP = """\
 usage: e2lm-bench eval [--data-dir DIR|sample] <any lm_eval arguments>
 
 Runs lm-eval's own command line with this package's tasks (dialogue_minpairs, lexical_decision, early_science,
-zorro and their subtasks) on the include path, and --batch_size auto unless you give one.
+zorro, the BabyLM 2025 suites babylm_2025 and babylm_2025_fast, and their subtasks) on the include path, and
+--batch_size auto unless you give one. The BabyLM 2025 tasks give the official pipeline's numbers with
+--model hf-prefix and dtype=float32.
 --data-dir sets E2LM_DATA_DIR for the run ('sample' = the small data bundled with the package).
 lm-eval's help follows.
 """
@@ -110,7 +112,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     score = commands.add_parser("score", help="signal quality, ranking consistency, compliance: DIR/scores.json")
     score.add_argument("results", type=Path, help="run folder, results CSV, or the organizers' curve JSON")
-    score.add_argument("--x", default="step", choices=["step", "tokens", "words"], help="checkpoint order axis")
+    score.add_argument("--x", choices=["step", "tokens", "words"],
+                       help="checkpoint order axis (default: step; words for a series named only chck_<N>M)")
     score.add_argument("--organizer-curves", type=Path, help="add the organizers' curves (E2LM JSON) to the table")
     score.add_argument("--rc-pairs", help="model pairs for ranking consistency: a:b,c:d")
     score.add_argument("--rc-reference", type=float, help="x value of the reference checkpoint for RC")
@@ -132,6 +135,11 @@ def _build_parser() -> argparse.ArgumentParser:
     score.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     score.add_argument("--chance", type=float, help="chance accuracy for ages of acquisition "
                        "(default: 1 / answer options when samples are read, else 0.5)")
+    score.add_argument("--data-dir", help="E2LM_DATA_DIR for --word-aoa: the BabyLM evaluation_data ('sample' = the "
+                       "bundled sample)")
+    score.add_argument("--word-aoa", nargs="?", const="data", metavar="CDI_HUMAN_CSV",
+                       help="BabyLM 2025 word age of acquisition from the run's aoa_word task over chck_*M checkpoints, "
+                            "against children's ages in CDI_HUMAN_CSV (default: aoa/cdi_human.csv in E2LM_DATA_DIR)")
     score.add_argument("--item-slopes", action="store_true",
                        help="read the run's per-item samples for the slopes of item margins (slow on big runs)")
 
@@ -382,16 +390,21 @@ def _conventions(args) -> int:
 def _trajectory(args) -> int:
     import os
 
+    from e2lm_bench.evaluation.pipeline_rule import pipeline_settings
     from e2lm_bench.evaluation.run_plan import TrajectoryConfig, parse_seed, parse_shard
     from e2lm_bench.evaluation.trajectory import run_trajectory
 
     if args.data_dir:
         os.environ["E2LM_DATA_DIR"] = str(resolve_data_dir(args.data_dir))
     model_args = parse_model_args(args.model_args, args.trust_remote_code)
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    dtype, notes = pipeline_settings(tasks, None, args.dtype or model_args.get("dtype"))
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     config = TrajectoryConfig(
-        series=args.series, tasks=[t.strip() for t in args.tasks.split(",") if t.strip()], output=args.output,
-        limit=args.limit, batch_size=args.batch_size, device=args.device, shard=parse_shard(args.shard),
-        dtype=args.dtype, model_args=model_args, num_fewshot=args.num_fewshot, seed=parse_seed(args.seed),
+        series=args.series, tasks=tasks, output=args.output, limit=args.limit, batch_size=args.batch_size,
+        device=args.device, shard=parse_shard(args.shard), dtype=None if "dtype" in model_args else dtype,
+        model_args=model_args, num_fewshot=args.num_fewshot, seed=parse_seed(args.seed),
         overwrite=args.overwrite, include_path=args.include_path, every=args.every, max_step=args.max_step,
         tokens_per_step=args.tokens_per_step, hub_token=os.environ.get("HF_TOKEN") or None,
         scorer=args.scorer, prefetch=args.prefetch, cleanup=args.cleanup,
@@ -404,10 +417,27 @@ def _trajectory(args) -> int:
               "kept unchecked (--overwrite re-evaluates them)")
     for failure in summary.failed:
         print(f"  failed: {failure['location']}: {failure['error']}")
+    for task, why in summary.unavailable.items():
+        print(f"  not run: {task}: {why}")
     for damage in summary.still_damaged:  # another shard's part: that shard's rerun re-evaluates it
         print(f"  not in results.csv, cannot be read whole: {damage}")
     print(f"results: {summary.results_csv}")
-    return 1 if summary.failed or summary.still_damaged else 0
+    from e2lm_bench.lm_eval_tasks.babylm_2025.catalog import NAMES
+
+    failed = bool(summary.failed or summary.still_damaged or summary.unavailable)
+    if NAMES.intersection(config.tasks) and config.limit is not None:
+        print("  BabyLM 2025 pipeline files not written: --limit evaluates part of each task")
+    elif NAMES.intersection(config.tasks):
+        from e2lm_bench.report.babylm_pipeline import write_pipeline_outputs
+
+        try:
+            written = write_pipeline_outputs(summary.results_csv.parent)
+        except UserError as err:
+            print(f"  BabyLM 2025 pipeline files not written: {err}")
+            return 1
+        if written:
+            print(f"BabyLM 2025 pipeline files: {summary.results_csv.parent / 'babylm_pipeline'} ({len(written)} files)")
+    return 1 if failed else 0
 
 
 def _pairs(text: str | None) -> list[tuple[str, str]] | None:
@@ -419,7 +449,36 @@ def _pairs(text: str | None) -> list[tuple[str, str]] | None:
     return pairs
 
 
+def _word_aoa(source: Path, cdi_human: str) -> dict:
+    """Word AoA per model; each model's surprisals also written as the pipeline's ``surprisal.json``."""
+    from e2lm_bench.atomic import atomic_write_text
+    from e2lm_bench.report.babylm_pipeline import pipeline_folder
+    from e2lm_bench.scores import word_aoa
+    from e2lm_bench.taskdata import babylm
+
+    if not source.is_dir():
+        raise UserError(f"--word-aoa needs a run folder with aoa_word samples, not {source}")
+    cdi_human = babylm.cdi_human_path() if cdi_human == "data" else Path(cdi_human)
+    repeats = {w: len(c) for w, c in babylm.cdi_contexts().items()} if babylm.local_data_dir() else None
+    try:
+        points = word_aoa.run_points(source, repeats)
+        if not points:
+            raise ValueError(f"{source} has no aoa_word results (run the task over a chck_*M series)")
+        scores = {}
+        for model, model_points in points.items():
+            result = word_aoa.word_aoa_score(model_points, cdi_human)
+            target = pipeline_folder(source / "babylm_pipeline", model, "main") / "AoA_word" / "surprisal.json"
+            atomic_write_text(target, json.dumps(word_aoa.pipeline_surprisal_json(model_points, model)))
+            scores[model] = {k: result[k] for k in ("curve_fitness", "p_value", "n_words")}
+            print(f"word AoA {model}: r={result['curve_fitness']:.3f} over {result['n_words']} words ({target})")
+    except (ValueError, KeyError) as err:  # a malformed CDI table or samples file: name it, no traceback
+        raise UserError(f"--word-aoa: {err}") from None
+    return scores
+
+
 def _score(args) -> int:
+    import os
+
     import pandas as pd
 
     from e2lm_bench.atomic import atomic_write_text
@@ -429,6 +488,8 @@ def _score(args) -> int:
     from e2lm_bench.scores.decision import parse_decision
     from e2lm_bench.scores.table import format_scores
 
+    if args.data_dir:
+        os.environ["E2LM_DATA_DIR"] = str(resolve_data_dir(args.data_dir))
     source = args.results
     curves = lambda path: load_organizer_curves(path, every=args.every, max_tokens=args.max_tokens)  # noqa: E731
     table = curves(source) if source.suffix == ".json" else read_results(source)
@@ -443,6 +504,9 @@ def _score(args) -> int:
     if args.last_k < 1 or args.bootstrap < 0:
         raise UserError(f"--last-k must be >= 1 and --bootstrap >= 0 (got {args.last_k} and {args.bootstrap})")
     decision = parse_decision(args.decision, set(table["model"])) if args.decision else None
+    x = args.x or next((c for c in ("step", "words", "tokens") if table[c].notna().any()), "step")
+    if args.x is None and x != "step":
+        print(f"e2lm-bench score: no checkpoint has a step; ordered by {x}", file=sys.stderr)
     items = None
     if args.bootstrap or args.item_slopes:  # reading samples costs about a second per checkpoint of a large task
         margins = ("margin",) if args.item_slopes else ()
@@ -451,11 +515,13 @@ def _score(args) -> int:
             print(f"e2lm-bench score: {source} has no per-item samples (a run folder of `e2lm-bench trajectory` has "
                   "them): no intervals, no item slopes", file=sys.stderr)
     scores = score_results(
-        table, x=args.x, rc_pairs=_pairs(args.rc_pairs), rc_reference=args.rc_reference,
+        table, x=x, rc_pairs=_pairs(args.rc_pairs), rc_reference=args.rc_reference,
         rc_variant=args.rc_variant, cs_pairs=_pairs(args.cs_pairs), cs_variant=args.cs_variant,
         last_k=args.last_k, decision=decision, items=items, bootstrap=args.bootstrap, seed=args.seed,
         chance=args.chance,
     )
+    if args.word_aoa:
+        scores["word_aoa"] = _word_aoa(source, args.word_aoa)
     if args.output:
         output = args.output
     elif source.is_dir():

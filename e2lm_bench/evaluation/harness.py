@@ -15,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from e2lm_bench.errors import UserError
+from e2lm_bench.evaluation.model_args import parse_model_args
+from e2lm_bench.evaluation.pipeline_rule import pipeline_settings
 from e2lm_bench.taskdata.readers import DataError
 from e2lm_bench.taskdata.sources import DATA_DIR_ENV
 
@@ -186,7 +188,30 @@ def prepare_argv(argv: list[str]) -> tuple[list[str], bool]:
     tasks = _option_value(argv, "--tasks", "-t")
     names = [name.strip() for name in tasks.split(",") if name.strip()] if tasks else []
     include_path = _option_value(argv, "--include_path", "--include-path")
+    given = _option_value(argv, "--model_args", "--model-args")
+    model_args = parse_model_args(given or "")
+    dtype, notes = pipeline_settings(names, _option_value(argv, "--model") or "hf", model_args.get("dtype"))
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if dtype != model_args.get("dtype"):  # the pipeline's float32 for BabyLM 2025 tasks
+        argv = _with_model_arg(argv, given, f"dtype={dtype}")
     return argv, include_path is None and only_own_tasks(names)
+
+
+def _with_model_arg(argv: list[str], given: str | None, extra: str) -> list[str]:
+    """``argv`` with ``extra`` (k=v) added to its --model_args, or a --model_args of its own."""
+    if given is None:
+        return [*argv, "--model_args", extra]
+    joined = f"{given},{extra}" if given else extra
+    out = list(argv)
+    for i, arg in enumerate(out):
+        if arg in ("--model_args", "--model-args") and i + 1 < len(out):
+            out[i + 1] = joined
+            return out
+        if arg.startswith(("--model_args=", "--model-args=")):
+            out[i] = f"{arg.split('=', 1)[0]}={joined}"
+            return out
+    return out
 
 
 def resolve_data_dir(value: str) -> Path:

@@ -29,6 +29,8 @@ from lm_eval.models.utils_hf import clear_torch_cache
 from tqdm import tqdm
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
+from e2lm_bench.evaluation.pipeline_rule import PipelineRuleMixin
+
 logger = logging.getLogger(__name__)
 
 
@@ -243,5 +245,5 @@ class PrefixSharingMixin:
 
 
 @register_model("hf-prefix")
-class PrefixHFLM(PrefixSharingMixin, HFLM):
+class PrefixHFLM(PipelineRuleMixin, PrefixSharingMixin, HFLM):
     """lm-eval's ``hf`` model with contexts shared across continuations."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from e2lm_bench.errors import UserError
 from e2lm_bench.evaluation.series import Checkpoint, SeriesError, discover, select
+from e2lm_bench.taskdata.readers import DataError
 
 SET_BY_THE_RUNNER = ("pretrained", "subfolder", "tokenizer", "device", "batch_size")
 
@@ -111,8 +112,12 @@ def plan(config: TrajectoryConfig) -> list[Checkpoint]:
     return checkpoints
 
 
-def load_tasks(names: list[str], include_path: str | None = None, num_fewshot: int | None = None) -> dict[str, dict]:
+def load_tasks(names: list[str], include_path: str | None = None, num_fewshot: int | None = None,
+               skip_unavailable: bool = False):
     """Task objects per requested name, built once for the whole run; unknown names are an error.
+
+    With ``skip_unavailable`` a task whose data cannot be read (a ``DataError``) is left out and the result is
+    ``(task objects, {name: one-line cause})``; without it the error is raised.
 
     ``num_fewshot`` overrides each task's as ``simple_evaluate`` does (not where a task fixes it at 0).
     """
@@ -123,11 +128,27 @@ def load_tasks(names: list[str], include_path: str | None = None, num_fewshot: i
     unknown = [name for name in names if not manager.match_tasks([name])]
     if unknown:
         raise TrajectoryError(f"unknown task(s): {', '.join(unknown)} (see `e2lm-bench eval ls tasks`)")
-    task_dicts = {name: manager.load([name]) for name in names}
+    from e2lm_bench.lm_eval_tasks.babylm_2025.catalog import suite_families
+
+    task_dicts, unavailable = {}, {}
+    pending = list(names)
+    while pending:
+        name = pending.pop(0)
+        try:
+            task_dicts[name] = manager.load([name])
+        except DataError as err:  # one task's missing or bad data must not stop the others
+            if not skip_unavailable:
+                raise
+            families = suite_families(name)
+            if families and name not in unavailable:  # the suite's readable families still run
+                unavailable[name] = f"{err} (its other families run on their own)"
+                pending[:0] = [f for f in families if f not in names]
+            else:
+                unavailable[name] = str(err)
     for task_dict in task_dicts.values():
         for task in task_dict["tasks"].values():
             if num_fewshot is not None and task.get_config("num_fewshot") != 0:
                 task.set_config(key="num_fewshot", value=num_fewshot)
             elif task.get_config("num_fewshot") is None:
                 task.set_config(key="num_fewshot", value=0)
-    return task_dicts
+    return (task_dicts, unavailable) if skip_unavailable else task_dicts

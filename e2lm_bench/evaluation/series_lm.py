@@ -13,6 +13,7 @@ import json
 
 from lm_eval.models.huggingface import HFLM
 
+from e2lm_bench.evaluation.pipeline_rule import PipelineRuleMixin
 from e2lm_bench.evaluation.prefix_lm import PrefixSharingMixin
 
 
@@ -24,7 +25,7 @@ def tokenizer_fingerprint(tokenizer) -> str:
     return hashlib.sha256((state + specials).encode("utf-8")).hexdigest()
 
 
-class SeriesLM(HFLM):
+class _SharedEncodingHFLM(HFLM):
     """HFLM with the request tokenisation shared across the checkpoints of a series."""
 
     def __init__(self, *, encoded: dict, **kwargs):
@@ -47,6 +48,10 @@ class SeriesLM(HFLM):
                 self._encoded[request.args] = encoded
             new_requests.append(((context, continuation), *encoded))
         return self._loglikelihood_tokens(new_requests, disable_tqdm=True)
+
+
+class SeriesLM(PipelineRuleMixin, _SharedEncodingHFLM):
+    """The runner's ``hf`` scorer: a series' shared tokenisation; BabyLM 2025 tasks under the pipeline's rule."""
 
 
 class PrefixSeriesLM(PrefixSharingMixin, SeriesLM):

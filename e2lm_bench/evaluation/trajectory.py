@@ -30,6 +30,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from e2lm_bench.atomic import remove_stale_temporaries
+from e2lm_bench.errors import UserError
 from e2lm_bench.evaluation import records
 from e2lm_bench.evaluation import results as results_io
 from e2lm_bench.evaluation.fetching import CheckpointLoader, fetched
@@ -48,6 +49,7 @@ class TrajectorySummary:
     unverified: int = 0  # parts kept although written without (all of) their settings (older versions)
     damaged: list[str] = field(default_factory=list)  # parts found damaged and re-evaluated
     still_damaged: list[str] = field(default_factory=list)  # damaged parts left out of results.csv
+    unavailable: dict[str, str] = field(default_factory=dict)  # tasks not run: their data could not be read
 
 
 def run_trajectory(config: TrajectoryConfig) -> TrajectorySummary:
@@ -56,7 +58,11 @@ def run_trajectory(config: TrajectoryConfig) -> TrajectorySummary:
     out = Path(config.output)
     remove_stale_temporaries(out)  # a killed run's half-written files
     with _quiet_libraries():
-        task_dicts = load_tasks(config.tasks, config.include_path, config.num_fewshot)
+        task_dicts, unavailable = load_tasks(config.tasks, config.include_path, config.num_fewshot,
+                                             skip_unavailable=True)
+        if not task_dicts:  # nothing left to run: the causes are the error
+            causes = list(unavailable.items())
+            raise TrajectoryError(causes[0][1] if len(causes) == 1 else "; ".join(f"{n}: {why}" for n, why in causes))
         settings = {task: part_settings(config, task_dict) for task, task_dict in task_dicts.items()}
     if not config.overwrite:  # over every shard's checkpoints: shards share the folder
         refuse_other_settings(out, checkpoints, settings)
@@ -64,19 +70,19 @@ def run_trajectory(config: TrajectoryConfig) -> TrajectorySummary:
     todo = pending(out, mine, settings, config.overwrite)
     for damage in todo.damaged:
         tqdm.write(f"re-evaluating {damage}")
-    skipped = sum(len(config.tasks) for _ in mine) - sum(len(t) for t in todo.parts.values())
+    skipped = sum(len(task_dicts) for _ in mine) - sum(len(t) for t in todo.parts.values())
     evaluated, failed = [], []
     if todo.parts:
         with _quiet_libraries():
-            _evaluate_pending(config, out, todo.parts, task_dicts, settings, evaluated, failed)
+            _evaluate_pending(config, out, todo.parts, task_dicts, settings, evaluated, failed, unavailable)
     out.mkdir(parents=True, exist_ok=True)
     records.write_failures_json(out)
     results_csv = results_io.write_results_csv(out)
     left = [f"{path}: {why}" for path, why in results_io.damaged_parts(out)]  # another shard's, or failed again
-    return TrajectorySummary(evaluated, skipped, failed, results_csv, todo.unverified, todo.damaged, left)
+    return TrajectorySummary(evaluated, skipped, failed, results_csv, todo.unverified, todo.damaged, left, unavailable)
 
 
-def _evaluate_pending(config, out, todo, task_dicts, settings, evaluated, failed) -> None:
+def _evaluate_pending(config, out, todo, task_dicts, settings, evaluated, failed, unavailable) -> None:
     loader = CheckpointLoader(config)
     progress = tqdm(total=sum(len(t) for t in todo.values()), desc="checkpoints x tasks", unit="task")
     order = list(todo)
@@ -94,9 +100,18 @@ def _evaluate_pending(config, out, todo, task_dicts, settings, evaluated, failed
             continue
         records.clear_failure(out, checkpoint)
         for task in tasks:
-            evaluate_checkpoint_task(lm, checkpoint, task, task_dicts[task], out, config, settings[task])
-            evaluated.append((checkpoint.model, checkpoint.name, task))
             progress.update(1)
+            if task in unavailable:
+                continue
+            try:
+                evaluate_checkpoint_task(lm, checkpoint, task, task_dicts[task], out, config, settings[task])
+            except UserError as err:  # the task cannot be scored with this model (e.g. a slow tokenizer): the others can
+                if not evaluated and sum(t in unavailable for t in task_dicts) + 1 == len(task_dicts):
+                    raise  # nothing at all could be evaluated: that is the run's error
+                unavailable[task] = f"{checkpoint.location}: {err}"
+                tqdm.write(f"not run: {task}: {unavailable[task]}")
+                continue
+            evaluated.append((checkpoint.model, checkpoint.name, task))
         results_io.write_results_csv(out)
         loader.release(checkpoint)
     progress.close()

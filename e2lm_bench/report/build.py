@@ -21,7 +21,16 @@ from e2lm_bench.evaluation.results import read_results, safe_name
 from e2lm_bench.report.blocks import Figure, Fold, Heading, Paragraph, Table, figure_paths
 from e2lm_bench.report.dynamics_plots import aoa_order, plot_aoa, plot_item_slopes
 from e2lm_bench.report.formatting import fmt, human
-from e2lm_bench.report.plots import AXIS_LABELS, choose_x_axis, model_styles, plot_curve, plot_decision, plot_heatmap, plot_sq
+from e2lm_bench.report.plots import (
+    AXIS_LABELS,
+    choose_x_axis,
+    model_styles,
+    plot_curve,
+    plot_decision,
+    plot_heatmap,
+    plot_members,
+    plot_sq,
+)
 from e2lm_bench.report.render import to_html, to_markdown
 from e2lm_bench.report.runs import Run, load_failures, load_scores, run_names, series_label
 from e2lm_bench.report.summary import report_blocks
@@ -112,6 +121,17 @@ def _write(runs: list[Run], out_dir: Path, reward_logs: dict, round_logs: dict) 
     in_table = sorted(set(map(tuple, table[["task", "metric"]].drop_duplicates().to_numpy())))
     keys = [*entries, *(k for k in in_table if k not in entries)]  # the score table's order first
     families: dict[str, list] = {}
+    grouped = set()
+    for group, members in _groups(set(table["task"])).items():
+        member_rows = table[table["task"].isin(members)]
+        for metric in sorted(member_rows["metric"].unique()):
+            rows = member_rows[member_rows["metric"] == metric]
+            x, log = choose_x_axis(rows)
+            path = out_dir / PLOTS / f"members_{safe_name(group)}_{safe_name(metric)}.png"
+            caption = plot_members(rows, group, metric, x, log, styles, path, legend_title)
+            families.setdefault(_family(group), []).append(Figure(path, f"{group} — {metric}: its subtasks", caption))
+        grouped.update(members)
+    keys = [(task, metric) for task, metric in keys if task not in grouped]
     for task, metric in keys:
         blocks = families.setdefault(_family(task), [])
         blocks.append(Heading(f"{task} — {metric}", 4))
@@ -139,6 +159,20 @@ def _write(runs: list[Run], out_dir: Path, reward_logs: dict, round_logs: dict) 
     markdown = atomic_write_text(out_dir / "report.md", to_markdown(blocks, out_dir))
     page = atomic_write_text(out_dir / "report.html", to_html(blocks))
     return {"html": page, "markdown": markdown, "plots": figure_paths(blocks)}
+
+
+MEMBERS_MIN = 8  # a group with at least this many subtasks shows them in one figure rather than one each
+
+
+def _groups(tasks: set[str]) -> dict[str, list[str]]:
+    """Group -> its subtasks, for groups of at least MEMBERS_MIN: a subtask's group is the longest other
+    task in the table whose name, plus "_", begins it (``blimp_fast`` for ``blimp_fast_wh_island``)."""
+    members: dict[str, list[str]] = {}
+    for task in sorted(tasks):
+        parents = [t for t in tasks if t != task and task.startswith(t + "_")]
+        if parents:
+            members.setdefault(max(parents, key=len), []).append(task)
+    return {group: names for group, names in members.items() if len(names) >= MEMBERS_MIN}
 
 
 def _family(task: str) -> str:

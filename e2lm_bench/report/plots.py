@@ -119,6 +119,33 @@ def plot_curve(rows: pd.DataFrame, task: str, metric: str, x: str, log: bool, st
     return " ".join([f"{task} / {metric} over {AXIS_LABELS[x]}{' (log scale)' if log else ''}.{band}{lines}", *notes])
 
 
+def plot_members(rows: pd.DataFrame, group: str, metric: str, x: str, log: bool, styles: dict, path: Path,
+                 legend_title: str) -> str:
+    """The curves of a group's subtasks in one figure (a thin line each, per series) under the group's own curve,
+    so a suite of many subtasks (BLiMP's 67 UIDs) reads as one picture; returns the caption."""
+    rows = rows[rows[x].notna() & ((rows[x] > 0) if log else True)]
+    figure = new_figure(8, 4.5)
+    ax = figure.add_subplot()
+    shown = [m for m in styles if m in set(rows["model"])]
+    for model in shown:
+        color, _ = styles[model]
+        for _, points in rows[rows["model"] == model].groupby("task"):
+            points = points.sort_values(x)
+            ax.plot(points[x], points["value"], linewidth=0.7, alpha=0.35, color=color)
+        ax.plot([], [], color=color, linewidth=1.5, label=model)
+    training_axis(ax, rows[x].to_numpy(dtype=float), x, log)
+    ax.set_ylabel(metric)
+    ax.set_title(f"{group}: its {rows['task'].nunique()} subtasks — {metric}")
+    ax.grid(True, alpha=0.3, which="major")
+    if shown:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False, title=legend_title,
+                  title_fontsize=8)
+    save(figure, path)
+    return (f"{metric} of each of the {rows['task'].nunique()} subtasks of {group} over {AXIS_LABELS[x]}"
+            f"{' (log scale)' if log else ''}, one thin line per subtask and series; the group's own curve is "
+            "plotted above, and every subtask's value is in the results table.")
+
+
 def plot_heatmap(rows: pd.DataFrame, series: str, metric: str, path: Path) -> str:
     """Task × checkpoint of one series and metric, each cell the change since the task's first checkpoint;
     returns the caption.

@@ -6,7 +6,9 @@ and the committed copy in ``sample_data/`` is regenerated here rather than edite
 
     python -m e2lm_bench.taskdata.sample
 
-Nothing is taken from the public datasets: every sentence, exchange and word below is our own.
+Nothing is taken from the public datasets: every sentence, exchange and word below is our own. The BabyLM
+2025 part (``evaluation_data/``) is written by :mod:`e2lm_bench.taskdata.babylm_sample`, from a random
+generator of its own, so adding it left the earlier files byte-identical.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import random
 from pathlib import Path
 
 from e2lm_bench.atomic import atomic_write_text
+from e2lm_bench.taskdata.babylm_sample import write_babylm_sample
 from e2lm_bench.taskdata.readers import write_jsonl
 from e2lm_bench.taskdata.sources import ZORRO_PARADIGMS
 
@@ -348,6 +351,7 @@ def write_sample_data(out_dir: str | Path, seed: int = 0) -> Path:
     test, dev = _science_docs(rng)
     write_jsonl(out_dir / "early_science" / "test.jsonl", test)
     write_jsonl(out_dir / "early_science" / "dev.jsonl", dev)
+    write_babylm_sample(out_dir, random.Random(seed))
     return out_dir
 
 
