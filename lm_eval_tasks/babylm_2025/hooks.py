@@ -14,9 +14,7 @@ from e2lm_bench.task_hooks import BABYLM_BOS_WORD, BABYLM_OFFSETS, BABYLM_READIN
 from e2lm_bench.taskdata import babylm
 from e2lm_bench.taskdata.sources import as_test_split
 
-# The row's columns the reading regressions use (the pipeline's reading/run.py formulas).
-READING_VARIABLES = ("Subtlex_log10", "length", "context_length", "prev_length", "RTfirstfix", "RTfirstpass",
-                     "RTgopast", "RTrightbound", "self_paced_reading_time")
+READING_VARIABLES = metrics.READING_VARIABLES  # the row's columns the reading regressions use
 
 # -- loaders (custom_dataset: called with the YAML's dataset_kwargs) ------------------------------------
 
