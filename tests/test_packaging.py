@@ -78,7 +78,8 @@ def test_unpacked_wheel_runs_every_task_family(wheel, llama_dir, tmp_path):
 
     run = subprocess.run(
         [sys.executable, "-m", "e2lm_bench.cli", "eval", "--model", "hf", "--model_args", f"pretrained={llama_dir}",
-         "--tasks", "dialogue_minpairs,lexical_decision,zorro,early_science", "--limit", "2", "--device", "cpu",
+         "--tasks", "dialogue_minpairs,lexical_decision,zorro,early_science,babylm_2025_fast", "--limit", "2",
+         "--device", "cpu",
          "--output_path", str(work / "out")],
         cwd=work, env=env, capture_output=True, text=True, timeout=600,
     )
@@ -90,6 +91,8 @@ def test_unpacked_wheel_runs_every_task_family(wheel, llama_dir, tmp_path):
     assert sum(name.startswith("zorro_") for name in results) == 23
     assert all("acc,none" in results[name] for name in expected)
     assert "margin_max,none" in results["early_science"]  # metrics from the template the old wheel lacked
+    assert sum(name.startswith("blimp_fast_") for name in results) == 67  # the suite's nested family folders
+    assert {"ewok_fast", "entity_tracking_fast", "wug_adj_fast", "reading_fast"} <= set(results)
 
 
 def test_lowest_constraints_pin_every_direct_dependency_to_its_floor(tmp_path):
