@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,6 +13,16 @@ from lm_eval.models.huggingface import HFLM
 
 from e2lm_bench.evaluation.harness import task_requests
 from e2lm_bench.evaluation.prefix_lm import PrefixHFLM, PrefixSharingMixin
+from e2lm_bench.evaluation.prefix_plan import (
+    HELD_PREFIXES,
+    common_length,
+    group_contexts,
+    hf_tokens,
+    prefix_tokens,
+    shared_chunks,
+    trie_floor,
+    window,
+)
 from e2lm_bench.evaluation.series_lm import SeriesLM
 from e2lm_bench.taskdata.sample import SAMPLE_DATA_DIR
 from tests.conftest import SENTENCES
@@ -257,19 +268,22 @@ def test_auto_batch_size_sizes_the_path_that_runs(models, llama_dir, mc_requests
     monkeypatch.setattr(prefix, "_detect_shared_batch_size", lambda *shape: shared_shapes.append(shape) or 3)
     monkeypatch.setattr(HFLM, "_detect_batch_size", lambda self, requests=None, pos=0: hf_requests.append(requests[pos]) or 5)
     encode = prefix._encode_contexts
-    monkeypatch.setattr(prefix, "_encode_contexts", lambda contexts: chunks.append(len(contexts)) or encode(contexts))
+    monkeypatch.setattr(prefix, "_encode_contexts", lambda contexts, *rest: chunks.append(contexts) or encode(contexts, *rest))
     zorro = [r for r in our_requests if r.task_name.startswith("zorro")]
     requests = mc_requests + zorro
     assert_same(hf.loglikelihood(requests, disable_tqdm=True), prefix.loglikelihood(requests, disable_tqdm=True))
     encoded = [prefix._encode_pair(*r.args) for r in mc_requests]
     assert shared_shapes == [(max(len(c) for c, _ in encoded), max(len(x) for _, x in encoded) - 1)]
-    assert sum(chunks) == len(mc_requests) // len(CHOICES) and max(chunks) == prefix._contexts_per_batch(3)
+    contexts = {tuple(c) for c, _ in encoded}
+    chunks = [len(chunk) for chunk in chunks if set(chunk) <= contexts]  # not the shared prefixes' own runs
+    assert sum(chunks) == len(contexts) == len(mc_requests) // len(CHOICES)
+    assert max(chunks) == prefix._contexts_per_batch(3)
     assert hf_requests and {r[0] for r in hf_requests} <= {r.args for r in zorro}
 
 
 def test_auto_trial_runs_the_shared_shapes(models, monkeypatch):
-    """The OOM trial of "auto" runs what the shared path runs at that batch size: its share of contexts, then a full
-    batch of continuations against their cache."""
+    """The OOM trial of "auto" holds at least what the shared path holds at that batch size: the held prefixes'
+    caches, its share of contexts run whole, then a full batch of continuations against their cache."""
     _, prefix = models("llama_dir")
     contexts = prefix._contexts_per_batch(8)  # probes the model first
     shapes = []
@@ -282,7 +296,7 @@ def test_auto_trial_runs_the_shared_shapes(models, monkeypatch):
 
     monkeypatch.setattr(prefix.model, "forward", recording)
     assert prefix._try_shared_batch(8, 30, 3) == 8
-    assert shapes == [(contexts, 30), (8, 3)]
+    assert shapes == [(HELD_PREFIXES, 30), (contexts, 30), (8, 3)]
 
 
 def test_bf16_no_further_from_float32_than_hf(tmp_path, tokenizer_bos):
@@ -374,3 +388,219 @@ def test_e2lm_bench_eval_finds_hf_prefix(llama_dir, tmp_path, monkeypatch):
                  "dialogue_minpairs_words", "--limit", "4", "--output_path", str(out), "--device", "cpu"]) == 0
     results = json.loads(next(out.rglob("results_*.json")).read_text())
     assert "margin,none" in results["results"]["dialogue_minpairs_words"]
+
+
+# Three levels: a prefix shared by a chunk of contexts (a few-shot preamble) run once, each context's rest, then its
+# continuations. The tiny models get 1024 positions, so that 5-shot prompts (about 300 tokens of the tests' small
+# vocabulary) fit whole and keep their shared preamble; lm-eval's left cut of a longer request is tested apart.
+
+MMLU_ROWS = [  # lm-eval's e2lmc/mmlu_early_training reads the MMLU format: question, subject, choices, answer
+    ("biology", "Which organ pumps blood around the body?", ["the heart", "the liver", "the lungs", "the skin"], 0),
+    ("biology", "Which part of a plant takes in water?", ["the leaf", "the root", "the flower", "the seed"], 1),
+    ("physics", "What pulls a dropped ball to the ground?", ["light", "sound", "gravity", "heat"], 2),
+    ("physics", "What do we call a push or a pull?", ["a mass", "a wave", "a charge", "a force"], 3),
+]
+
+
+def write_mmlu_early_training(root):
+    """lm-eval's own ``e2lmc/mmlu_early_training`` task (5-shot first_n, a description naming each item's subject),
+    included from lm-eval's folder, its Hub dataset replaced by local files in the same format."""
+    import lm_eval
+
+    root.mkdir(parents=True, exist_ok=True)
+    rows = [dict(zip(("subject", "question", "choices", "answer"), row, strict=True)) for row in MMLU_ROWS]
+    for split, copies in (("dev", 2), ("test", 4)):
+        with open(root / f"{split}.jsonl", "w") as f:
+            for n in range(copies):
+                f.writelines(json.dumps({**row, "question": f"{row['question']} ({split} {n})"}) + "\n" for row in rows)
+    definition = Path(lm_eval.__file__).parent / "tasks" / "e2lmc" / "mmlu_early_training" / "mmlu_early_training.yaml"
+    (root / "mmlu_early_training_local.yaml").write_text(
+        f"include: {definition}\ntask: mmlu_early_training_local\ndataset_path: json\n"
+        f"dataset_kwargs:\n  data_files:\n    dev: {root / 'dev.jsonl'}\n    test: {root / 'test.jsonl'}\n"
+    )
+    return root
+
+
+def write_random_fewshot_task(root):
+    """3-shot with lm-eval's default (random) sampler after a description: contexts share the description, some the
+    first example too, and no more."""
+    root.mkdir(parents=True, exist_ok=True)
+    for split, sentences in (("train", SENTENCES[:8]), ("test", SENTENCES[8:])):
+        with open(root / f"{split}.jsonl", "w") as f:
+            f.writelines(json.dumps({"question": s, "label": i % 4}) + "\n" for i, s in enumerate(sentences))
+    (root / "random3.yaml").write_text(
+        f"task: random3\ndataset_path: json\n"
+        f"dataset_kwargs:\n  data_files:\n    train: {root / 'train.jsonl'}\n    test: {root / 'test.jsonl'}\n"
+        "training_split: train\ntest_split: test\noutput_type: multiple_choice\nnum_fewshot: 3\n"
+        "fewshot_config:\n  sampler: default\n"
+        "description: \"Here are some things children say, each with a reply.\\n\\n\"\n"
+        f"doc_to_text: \"Q: {{{{question}}}}\\nA:\"\ndoc_to_choice: {json.dumps(CHOICES)}\n"
+        "doc_to_target: label\nmetric_list:\n  - metric: acc\nmetadata:\n  version: 1.0\n"
+    )
+    return root
+
+
+def with_positions(source, target, positions: int = 1024):
+    """A seeded copy of a tiny model folder's architecture with more positions."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(source)
+    setattr(config, "n_positions" if config.model_type == "gpt2" else "max_position_embeddings", positions)
+    torch.manual_seed(5)
+    AutoModelForCausalLM.from_config(config).save_pretrained(target)
+    AutoTokenizer.from_pretrained(source).save_pretrained(target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def llama_long_dir(llama_dir, tmp_path_factory):
+    return with_positions(llama_dir, tmp_path_factory.mktemp("llama_long"))
+
+
+@pytest.fixture(scope="module")
+def gpt2_long_dir(gpt2_dir, tmp_path_factory):
+    return with_positions(gpt2_dir, tmp_path_factory.mktemp("gpt2_long"))
+
+
+LONG_MODELS = ["llama_long_dir", "gpt2_long_dir"]
+FEWSHOT_TASKS = ["early_science", "mmlu_early_training", "random_fewshot"]
+
+
+@pytest.fixture(scope="module")
+def fewshot_requests(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fewshot")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("E2LM_DATA_DIR", str(SAMPLE_DATA_DIR))
+        early = task_requests(["early_science"], limit=12)
+    return {"early_science": early,
+            "mmlu_early_training": task_requests(["mmlu_early_training_local"],
+                                                 include_path=str(write_mmlu_early_training(root / "mmlu"))),
+            "random_fewshot": task_requests(["random3"], include_path=str(write_random_fewshot_task(root / "random3")))}
+
+
+def token_requests(lm, requests) -> list:
+    """The (args, context tokens, continuation tokens) lm-eval hands the model's ``_loglikelihood_tokens``."""
+    handed = []
+    lm._loglikelihood_tokens = lambda batch, **_: handed.extend(batch) or [(0.0, False)] * len(batch)
+    try:
+        lm.loglikelihood(requests, disable_tqdm=True)
+    finally:
+        del lm._loglikelihood_tokens
+    return handed
+
+
+def plan(lm, requests) -> list:
+    """The chunks hf-prefix runs these requests' shared contexts in, at its batch size."""
+    shared, _ = group_contexts(token_requests(lm, requests), lm.max_length, lm.min_shared_context)
+    return list(shared_chunks(shared, lm._contexts_per_batch(lm.batch_size), lm.min_shared_prefix))
+
+
+@pytest.mark.parametrize("task", FEWSHOT_TASKS)
+@pytest.mark.parametrize("model", LONG_MODELS)
+def test_shared_prefixes_equal_hf(models, model, task, fewshot_requests, plain_counts, monkeypatch):
+    """5-shot first_n early_science, lm-eval's mmlu_early_training on local data, a 3-shot random-sampler task: a
+    prefix runs once for a chunk, held prefixes start the next chunks', and every answer is hf's, in request order,
+    each handed to the cache hook."""
+    hf, prefix = models(model)
+    requests = fewshot_requests[task]
+    chunks = plan(prefix, requests)
+    assert len(chunks) > 1 and all(chunk.prefix for chunk in chunks)
+    assert any(0 < chunk.reused for chunk in chunks)
+    contexts = [context for chunk in chunks for context in chunk.contexts]
+    preamble = min(common_length(contexts[0], context) for context in contexts)  # what every context shares
+    assert preamble >= prefix.min_shared_prefix
+    assert all(chunk.reused >= preamble for chunk in chunks[1:])  # it runs once: later prefixes start from a held one
+    hooked = {}
+    monkeypatch.setattr(prefix.cache_hook, "add_partial", lambda kind, args, answer: hooked.setdefault(args, answer))
+    answers = prefix.loglikelihood(requests, disable_tqdm=True)
+    assert_same(hf.loglikelihood(requests, disable_tqdm=True), answers)
+    assert sum(plain_counts) == 0
+    assert hooked == {r.args: answer for r, answer in zip(requests, answers)}
+
+
+@pytest.mark.parametrize("model", LONG_MODELS)
+def test_shared_prefixes_under_truncation_equal_hf(models, model, fewshot_requests, plain_counts):
+    """max_length between the requests' lengths: the longer are cut from the left, each by its own amount (sharing a
+    prefix only with those cut alike), the others keep their preamble. Every answer is hf's."""
+    requests = fewshot_requests["early_science"] + fewshot_requests["mmlu_early_training"]
+    hf, _ = models(model)
+    encoded = token_requests(hf, requests)
+    lengths = sorted(len(c) + len(x) - 1 for _, c, x in encoded)
+    hf, prefix = models(model, max_length=lengths[len(lengths) // 2])
+    cut = sum(len(c) + len(x) > prefix.max_length + 1 for _, c, x in encoded)
+    assert 0 < cut < len(requests)
+    assert any(chunk.prefix for chunk in plan(prefix, requests))
+    assert_same(hf.loglikelihood(requests, disable_tqdm=True), prefix.loglikelihood(requests, disable_tqdm=True))
+    assert sum(plain_counts) < len(requests)
+
+
+def test_counted_tokens_are_the_tokens_run(models, fewshot_requests, our_requests, monkeypatch):
+    """prefix_plan's counts are what reaches the forward, padding left out: hf-prefix's own forwards (the new tokens of
+    their attention masks) and those of hf's path (its inputs before padding), and hf's alone; the trie floor is
+    below them all."""
+    import lm_eval.models.huggingface as huggingface
+
+    requests = [r for task in FEWSHOT_TASKS for r in fewshot_requests[task]]
+    requests += [r for r in our_requests if r.task_name.startswith(("zorro", "dialogue"))]
+    hf, prefix = models("llama_long_dir")
+    per_batch = prefix._contexts_per_batch(prefix.batch_size)  # its probes run before the counting
+    ran = {"forward": 0, "hf": 0}
+    original_forward, original_pad = prefix.model.forward, huggingface.pad_and_concat
+
+    @functools.wraps(original_forward)
+    def forward(*args, attention_mask=None, **kwargs):
+        if attention_mask is not None and attention_mask.dim() == 2:
+            ran["forward"] += int(attention_mask[:, -kwargs["input_ids"].shape[1] :].sum())
+        return original_forward(*args, attention_mask=attention_mask, **kwargs)
+
+    def pad_and_concat(max_length, tensors, *args, **kwargs):
+        ran["hf"] += sum(len(t) for t in tensors)
+        return original_pad(max_length, tensors, *args, **kwargs)
+
+    monkeypatch.setattr(prefix.model, "forward", forward)
+    monkeypatch.setattr(huggingface, "pad_and_concat", pad_and_concat)
+    encoded = token_requests(hf, requests)
+    prefix.loglikelihood(requests, disable_tqdm=True)
+    three = prefix_tokens(encoded, prefix.max_length, prefix.min_shared_context, per_batch, prefix.min_shared_prefix)
+    assert ran["forward"] + ran["hf"] == three
+    ran["hf"] = 0
+    hf.loglikelihood(requests, disable_tqdm=True)
+    assert ran["hf"] == hf_tokens(encoded, hf.max_length)
+    two = prefix_tokens(encoded, prefix.max_length, prefix.min_shared_context, per_batch, None)
+    floor = trie_floor(encoded, hf.max_length)
+    print(f"tokens run: hf {ran['hf']}, hf-prefix in two levels {two}, in three {three}; trie floor {floor}")
+    assert floor <= three < 0.5 * two < 0.5 * ran["hf"]
+
+
+def test_token_counts_by_hand():
+    """The counts on requests small enough to count by hand; max_length 5 keeps the last 6 tokens of a request."""
+    requests = [(None, [1, 2, 3], [4]), (None, [1, 2, 3], [5]), (None, [1, 2, 9], [4, 4]), (None, [7, 1, 2, 3, 4, 5], [6])]
+    assert window(*requests[3][1:], 5) == [1, 2, 3, 4, 5, 6]
+    assert trie_floor(requests, 5) == 7  # inputs 123, 123, 1294, 12345: nodes 1 2 3, 9 4, 4 5
+    assert hf_tokens(requests, 5) == 3 + 4 + 5  # 123 once: its one-token continuations share it
+    assert hf_tokens(requests, 5, logits_cache=False) == 3 + 3 + 4 + 5
+    shared, plain = group_contexts(requests, 5, 3)
+    assert shared == {(1, 2, 3): [0, 1]} and plain == [2, 3]
+    assert prefix_tokens(requests, 5, 3, 8, None) == 3 + (4 + 5)  # 123 run once, the others as hf runs them
+    assert prefix_tokens(requests, 5, 3, 8, 2) == 2 + 1 + (4 + 5)  # 12 as a prefix, then 3
+
+
+def test_a_preamble_every_chunk_shares_runs_once():
+    """Contexts of one preamble and different questions, three to a chunk: the preamble runs in the first chunk's
+    prefix only, later chunks start from the held one; a chunk ends early where its prefix would shrink by more than
+    min_shared_prefix tokens over its contexts; below min_shared_prefix nothing is shared; None keeps two levels."""
+    preamble = tuple(range(100, 140))
+    stems = [tuple(range(1, 21)), tuple(range(21, 41))]
+    contexts = [preamble + stem + (q, 99) for stem in reversed(stems) for q in range(30, 35)]
+    chunks = list(shared_chunks(contexts, 3, 16))
+    assert [len(c.contexts) for c in chunks] == [3, 2, 3, 2]  # the second stem starts a chunk of its own
+    assert [(len(c.prefix), c.reused) for c in chunks] == [(60, 0), (60, 60), (60, 40), (60, 60)]
+    assert chunks[0].contexts[0] == preamble + stems[0] + (30, 99)  # in token order
+    assert chunks[1].base == chunks[2].base == chunks[0].prefix and chunks[3].base == chunks[2].prefix
+    ran = sum(len(c.prefix) - c.reused for c in chunks) + sum(len(x) - len(c.prefix) for c in chunks for x in c.contexts)
+    assert ran == 40 + 2 * 20 + len(contexts) * 2
+    # Stems of 10 tokens: ending the second chunk after two contexts would save 10 tokens, not worth a forward.
+    short = [preamble + stem[:10] + (q, 99) for stem in stems for q in range(30, 35)]
+    assert [len(c.contexts) for c in shared_chunks(short, 3, 16)] == [3, 3, 3, 1]
+    assert not any(c.prefix for c in shared_chunks(contexts, 3, 70))
+    assert [len(c.contexts) for c in shared_chunks(contexts, 3, None)] == [3, 3, 3, 1]

@@ -1,12 +1,15 @@
 """``hf-prefix``: lm-eval's HFLM that runs each distinct context once and scores its continuations from the KV cache.
 
 lm-eval's ``hf`` model runs the whole context again for every continuation, so a 5-shot multiple-choice
-item pays for its prompt once per choice. Here a batch of distinct contexts is run once, its key/value
-cache kept, and the continuations are run in batches against the cache rows of their contexts; a batch
-holds fewer contexts than the batch size, so that peak memory stays within hf's at that size. Requests
-reach ``_loglikelihood_tokens`` already tokenised by lm-eval (its context/continuation split and its BOS
-rule for empty contexts); contexts are grouped as lm-eval's left truncation at ``max_length`` leaves
-them, so a cut context is shared only by continuations that see the same tokens.
+item pays for its prompt once per choice, and every item for the few-shot preamble all items share. Here
+the work runs in three levels: a token prefix shared by a chunk of distinct contexts runs once (one row,
+its cache held for the next chunks, so a preamble every item shares runs once per call), each context's
+rest runs against it, its key/value cache kept, and the continuations run in batches against the cache
+rows of their contexts. Which chunks and prefixes run is decided by ``prefix_plan.shared_chunks`` from the
+tokens alone. A chunk holds fewer contexts than the batch size, so that peak memory stays within hf's at
+that size. Requests reach ``_loglikelihood_tokens`` already tokenised by lm-eval (its context/continuation
+split and its BOS rule for empty contexts); contexts are grouped as lm-eval's left truncation at
+``max_length`` leaves them, so a cut context is shared only by continuations that see the same tokens.
 
 ``e2lm-bench eval --model hf-prefix ...`` registers it. lm-eval 0.4.13 discovers no models from other packages, so
 with lm-eval itself import this module first: ``lm_eval.simple_evaluate(model="hf-prefix", ...)`` after the import,
@@ -30,23 +33,42 @@ from tqdm import tqdm
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
 from e2lm_bench.evaluation.pipeline_rule import PipelineRuleMixin
+from e2lm_bench.evaluation.prefix_plan import HELD_PREFIXES, group_contexts, shared_chunks, width_batches
 
 logger = logging.getLogger(__name__)
 
 
-class ContextRows(DynamicLayer):
-    """One layer of a context batch's cache, as read by a batch of continuations. Each continuation's copy of its
-    context's keys/values is made when the layer runs and dropped after it, so one layer's copies exist at a time
-    rather than every layer's for the whole forward."""
+def rows_then(cached: torch.Tensor, owners: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+    """``cat([cached.index_select(0, owners), new], dim=-2)`` in one allocation: the two copies of the plain form cost
+    more than the forward of a short continuation batch on CPU."""
+    out = new.new_empty((*new.shape[:2], cached.shape[-2] + new.shape[-2], new.shape[-1]))
+    torch.index_select(cached, 0, owners, out=out[:, :, : cached.shape[-2]])
+    out[:, :, cached.shape[-2] :] = new
+    return out
 
-    def __init__(self, layer: DynamicLayer, owners: torch.Tensor):
+
+class ContextRows(DynamicLayer):
+    """One layer of a batch of contexts' cache (or of one shared prefix's, first ``start`` tokens), as read by a batch
+    of rows continuing them, row ``b`` from cached row ``owners[b]``. Each row's copy of its owner's keys/values is
+    made when the layer runs and dropped after it, so one layer's copies exist at a time rather than every layer's
+    for the whole forward."""
+
+    def __init__(self, layer: DynamicLayer, owners: torch.Tensor, start: int | None = None):
         super().__init__()
-        self.keys, self.values, self.owners = layer.keys, layer.values, owners
-        self.device, self.is_initialized = layer.device, True
+        self.keys, self.values = layer.keys[:, :, :start], layer.values[:, :, :start]
+        self.owners, self.device, self.is_initialized = owners, layer.device, True
 
     def update(self, key_states, value_states, *args, **kwargs):
-        return (torch.cat([self.keys.index_select(0, self.owners), key_states], dim=-2),
-                torch.cat([self.values.index_select(0, self.owners), value_states], dim=-2))
+        return rows_then(self.keys, self.owners, key_states), rows_then(self.values, self.owners, value_states)
+
+
+class ExtendedRows(ContextRows):
+    """As ContextRows, but the rows are kept: after the forward, the layer holds each row's whole cache (its owner's
+    then its own), as a DynamicLayer would have, had the rows run from their first token."""
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        self.keys, self.values = super().update(key_states, value_states)
+        return self.keys, self.values
 
 
 class PrefixSharingMixin:
@@ -55,21 +77,20 @@ class PrefixSharingMixin:
     # Rule: a context is cached when at least two requests share it and it is at least this many tokens long;
     # anything else costs less to run whole, and goes through HFLM unchanged.
     min_shared_context = 4
+    # Rule: a prefix of at least this many tokens shared by a chunk of contexts runs once for the chunk (a preamble
+    # every chunk shares: once per call), then each context's rest against it (prefix_plan.shared_chunks, where it
+    # is also what a forward must save to be run apart); None runs each context whole.
+    min_shared_prefix: int | None = 16
 
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs: int | None = None):
         if self._cache_argument is None:
             return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for i, (_, context, continuation) in enumerate(requests):
-            window = (context + continuation)[-(self.max_length + 1) :]
-            groups.setdefault(tuple(window[: max(len(window) - len(continuation), 0)]), []).append(i)
-        shared = {ctx: rows for ctx, rows in groups.items() if len(rows) > 1 and len(ctx) >= self.min_shared_context}
+        shared, plain = group_contexts(requests, self.max_length, self.min_shared_context)
         truncated = sum(len(requests[i][1]) + len(requests[i][2]) > self.max_length + 1 for rows in shared.values() for i in rows)
         if truncated:
             logger.warning("%d requests exceed max_length %d: their contexts are cut from the left, as lm-eval does",
                            truncated, self.max_length)
         results: list[tuple[float, bool] | None] = [None] * len(requests)
-        plain = sorted(i for ctx, rows in groups.items() if ctx not in shared for i in rows)
         if plain:
             answers = super()._loglikelihood_tokens([requests[i] for i in plain], disable_tqdm=disable_tqdm,
                                                     override_bs=override_bs)
@@ -164,29 +185,35 @@ class PrefixSharingMixin:
 
     @torch.no_grad()
     def _try_shared_batch(self, batch_size: int, context_length: int, input_length: int) -> int:
-        """What the shared path runs at this batch size: its share of contexts, then a batch of continuations."""
+        """What the shared path holds at most at this batch size: the held shared prefixes' caches (a row each), its
+        share of contexts run whole (more activations than their rests after a prefix), then a batch of continuations
+        against them."""
         contexts = [(self.prefix_token_id,) * context_length] * self._contexts_per_batch(batch_size)
+        held = [] if self.min_shared_prefix is None else [self._encode_contexts(contexts[:1] * HELD_PREFIXES)]
         request = (None, contexts[0], [self.prefix_token_id] * (input_length + 1))
         batch = [(0, row % len(contexts)) for row in range(batch_size)]
         list(self._score_continuations([request], batch, *self._encode_contexts(contexts)))
+        del held
         return batch_size
 
     @torch.no_grad()
     def _score_shared(self, requests, shared: dict, results: list, disable_tqdm: bool, override_bs: int | None):
-        # Longest contexts first, as HFLM orders its batches: similar widths pad less, and OOM shows up at once.
-        contexts = sorted(shared, key=len, reverse=True)
         widest = max(len(requests[i][2]) for rows in shared.values() for i in rows) - 1
-        batch_size = self._shared_batch_size(len(contexts[0]), widest, override_bs)
-        per_batch = self._contexts_per_batch(batch_size)
+        batch_size = self._shared_batch_size(max(map(len, shared)), widest, override_bs)
         pbar = tqdm(total=sum(map(len, shared.values())), disable=disable_tqdm or self.rank != 0,
                     desc="Running loglikelihood requests (shared contexts)")
-        for start in range(0, len(contexts), per_batch):
-            chunk = contexts[start : start + per_batch]
-            encoded = self._encode_contexts(chunk)
-            rows = [(i, c) for c, ctx in enumerate(chunk) for i in shared[ctx]]
-            rows.sort(key=lambda row: -len(requests[row[0]][2]))
-            for b in range(0, len(rows), batch_size):
-                batch = rows[b : b + batch_size]
+        held: dict[tuple[int, ...], list] = {}  # shared prefix -> its cache layers, one row
+        for chunk in shared_chunks(shared, self._contexts_per_batch(batch_size), self.min_shared_prefix):
+            # The chunk's prefix cache: a held one (its first chunk.reused tokens), extended by the rest of the prefix.
+            layers = held[chunk.base] if chunk.reused else None
+            if len(chunk.prefix) > chunk.reused:
+                layers = self._encode_contexts([chunk.prefix], chunk.reused, layers)[0]
+                held = {prefix: layers if prefix == chunk.prefix else held[prefix] for prefix in chunk.held}
+            encoded = self._encode_contexts(chunk.contexts, len(chunk.prefix), layers)
+            rows = sorted(((i, c) for c, ctx in enumerate(chunk.contexts) for i in shared[ctx]),
+                          key=lambda row: -len(requests[row[0]][2]))
+            for part in width_batches([len(requests[i][2]) - 1 for i, _ in rows], batch_size):
+                batch = rows[part]
                 for (i, _), answer in zip(batch, self._score_continuations(requests, batch, *encoded), strict=True):
                     results[i] = answer
                     if requests[i][0] is not None:
@@ -201,19 +228,28 @@ class PrefixSharingMixin:
         bf16/fp16 log-probs would put hf-prefix as far from float32 as hf."""
         return self.softmax_dtype or torch.float32
 
-    def _encode_contexts(self, contexts: list[tuple[int, ...]]):
-        """Run right-padded contexts once: their cache layers, padding mask, lengths, last-token log-probs."""
+    def _encode_contexts(self, contexts: list[tuple[int, ...]], start: int = 0, prefix: list | None = None):
+        """Run right-padded contexts once: their cache layers, padding mask, lengths, last-token log-probs. With
+        ``prefix``, the cache layers (one row) of the contexts' first ``start`` tokens or more, only the rest of each
+        context runs, against the prefix's keys and values shared by every row; the layers returned hold the whole
+        contexts, as if they had run from their first token."""
         lengths = torch.tensor([len(c) for c in contexts], device=self.device)
-        width = int(lengths.max())
+        rest = lengths - start
+        width = int(rest.max())
         ids = torch.zeros((len(contexts), width), dtype=torch.long, device=self.device)
         for row, context in enumerate(contexts):
-            ids[row, : len(context)] = torch.tensor(context, dtype=torch.long)
-        positions = torch.arange(width, device=self.device).expand(len(contexts), -1)
-        mask = (positions < lengths[:, None]).long()
+            ids[row, : len(context) - start] = torch.tensor(context[start:], dtype=torch.long)
+        steps = torch.arange(width, device=self.device)
+        mask = torch.cat([torch.ones((len(contexts), start), dtype=torch.long, device=self.device),
+                          (steps < rest[:, None]).long()], dim=1)
+        if prefix is None:
+            cache = DynamicCache(config=self.model.config)
+        else:
+            owners = torch.zeros(len(contexts), dtype=torch.long, device=self.device)
+            cache = Cache(layers=[ExtendedRows(layer, owners, start) for layer in prefix])
         with self._forward_context():
-            out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                             logits_to_keep=(lengths - 1)[:, None],
-                             **{self._cache_argument: DynamicCache(config=self.model.config)})
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=(start + steps).expand(len(contexts), -1),
+                             use_cache=True, logits_to_keep=(rest - 1)[:, None], **{self._cache_argument: cache})
         last = F.log_softmax(out.logits[:, -1], dim=-1, dtype=self._logprob_dtype)
         return getattr(out, self._cache_argument).layers, mask, lengths, last
 

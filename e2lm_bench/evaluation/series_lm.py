@@ -55,4 +55,4 @@ class SeriesLM(PipelineRuleMixin, _SharedEncodingHFLM):
 
 
 class PrefixSeriesLM(PrefixSharingMixin, SeriesLM):
-    """The runner's default: a series' shared tokenisation, and each distinct context run once (``hf-prefix``)."""
+    """The runner's default: a series' shared tokenisation, and each shared prefix and context run once (``hf-prefix``)."""
