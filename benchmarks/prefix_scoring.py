@@ -77,17 +77,6 @@ def timed(lm, requests) -> tuple[float, list]:
     return time.perf_counter() - start, answers
 
 
-def token_requests(lm, requests) -> list:
-    """The (args, context tokens, continuation tokens) lm-eval hands the model's ``_loglikelihood_tokens``."""
-    handed = []
-    lm._loglikelihood_tokens = lambda batch, **_: handed.extend(batch) or [(0.0, False)] * len(batch)
-    try:
-        lm.loglikelihood(requests, disable_tqdm=True)
-    finally:
-        del lm._loglikelihood_tokens
-    return handed
-
-
 def tokens_run(side: str, lm, requests, batch_size: int) -> int:
     from e2lm_bench.evaluation.prefix_plan import hf_tokens, prefix_tokens
 
@@ -126,7 +115,7 @@ def main() -> None:
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     torch.set_num_threads(args.threads)
     from e2lm_bench.evaluation.harness import task_requests
-    from e2lm_bench.evaluation.prefix_plan import trie_floor
+    from e2lm_bench.evaluation.prefix_plan import token_requests, trie_floor
 
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     rows = []

@@ -20,6 +20,7 @@ from e2lm_bench.evaluation.prefix_plan import (
     hf_tokens,
     prefix_tokens,
     shared_chunks,
+    token_requests,
     trie_floor,
     window,
 )
@@ -476,17 +477,6 @@ def fewshot_requests(tmp_path_factory):
             "mmlu_early_training": task_requests(["mmlu_early_training_local"],
                                                  include_path=str(write_mmlu_early_training(root / "mmlu"))),
             "random_fewshot": task_requests(["random3"], include_path=str(write_random_fewshot_task(root / "random3")))}
-
-
-def token_requests(lm, requests) -> list:
-    """The (args, context tokens, continuation tokens) lm-eval hands the model's ``_loglikelihood_tokens``."""
-    handed = []
-    lm._loglikelihood_tokens = lambda batch, **_: handed.extend(batch) or [(0.0, False)] * len(batch)
-    try:
-        lm.loglikelihood(requests, disable_tqdm=True)
-    finally:
-        del lm._loglikelihood_tokens
-    return handed
 
 
 def plan(lm, requests) -> list:

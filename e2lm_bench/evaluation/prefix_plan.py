@@ -158,3 +158,15 @@ def trie_floor(requests, max_length: int) -> int:
     one before it."""
     inputs = sorted({tuple(window(c, x, max_length)[:-1]) for _, c, x in requests})
     return sum(len(b) - common_length(a, b) for a, b in zip([(), *inputs], inputs))
+
+
+def token_requests(lm, requests) -> list:
+    """The (args, context tokens, continuation tokens) an lm-eval model hands its ``_loglikelihood_tokens`` for
+    ``requests``, without running the model: what the counts above take."""
+    handed = []
+    lm._loglikelihood_tokens = lambda batch, **_: handed.extend(batch) or [(0.0, False)] * len(batch)
+    try:
+        lm.loglikelihood(requests, disable_tqdm=True)
+    finally:
+        del lm._loglikelihood_tokens
+    return handed
