@@ -35,8 +35,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from common import run_timed
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = "babylm_2025_fast"
@@ -105,20 +106,6 @@ def build_series(folder: Path, revisions: int, preset: str, vocab_size: int) -> 
         with safe_open(str(shard), "pt") as weights:
             parameters += sum(math.prod(weights.get_slice(key).get_shape()) for key in weights.keys())
     return names, parameters, len(tokenizer)
-
-
-def run_timed(command: list[str], env: dict, log: Path) -> float:
-    """Wall seconds of one process, start-up included; its output goes to ``log``. Exits 1 if it fails."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as sink:
-        start = time.perf_counter()
-        done = subprocess.run(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
-        elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        tail = log.read_text(errors="replace").splitlines()[-15:]
-        print(f"failed (exit {done.returncode}): {' '.join(command)}\n  " + "\n  ".join(tail), file=sys.stderr)
-        sys.exit(1)
-    return elapsed
 
 
 def arm_a(series: Path, out: Path, env: dict, logs: Path) -> float:

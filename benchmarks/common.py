@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,3 +33,17 @@ def task_arguments(doc: str, limit: int) -> argparse.Namespace:
     args = parser.parse_args()
     args.data_dir = str(Path(args.data_dir).resolve())
     return args
+
+
+def run_timed(command: list[str], env: dict, log: Path) -> float:
+    """Wall seconds of one command, start-up included; its output goes to ``log``. Exits 1 if it fails."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as sink:
+        start = time.perf_counter()
+        done = subprocess.run(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        tail = log.read_text(errors="replace").splitlines()[-15:]
+        print(f"failed (exit {done.returncode}): {' '.join(command)}\n  " + "\n  ".join(tail), file=sys.stderr)
+        sys.exit(1)
+    return elapsed

@@ -21,7 +21,7 @@ _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.[^.]+\.
 def atomic_write_text(path: Path, text: str) -> Path:
     """Write through a temporary file in the same folder and rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_host()}-{os.getpid()}.", suffix=".tmp")
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{host_name()}-{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as f:
             f.write(text)
@@ -41,17 +41,17 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     removed = []
     for tmp in Path(folder).rglob(".*.tmp") if Path(folder).is_dir() else ():
         match = _TEMPORARY.match(tmp.name)
-        if match and match["host"] == _host() and not _running(int(match["pid"])):
+        if match and match["host"] == host_name() and not process_running(int(match["pid"])):
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
     return removed
 
 
-def _host() -> str:
+def host_name() -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "host"
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -21,6 +21,8 @@ zorro, the BabyLM 2025 suites babylm_2025 and babylm_2025_fast, and their subtas
 --batch_size auto unless you give one. The BabyLM 2025 tasks give the official pipeline's numbers with
 --model hf-prefix and dtype=float32.
 --data-dir sets E2LM_DATA_DIR for the run ('sample' = the small data bundled with the package).
+Under torchrun or accelerate launch (-m e2lm_bench eval ...) the processes share the documents (--model hf-prefix:
+on CPUs too) and the first writes the results.
 lm-eval's help follows.
 """
 
@@ -32,7 +34,7 @@ def _defaults(config_class) -> dict:
 
 def _build_parser() -> argparse.ArgumentParser:
     from e2lm_bench.demo.pipeline import DemoSettings
-    from e2lm_bench.evaluation.run_plan import SCORERS, TrajectoryConfig
+    from e2lm_bench.evaluation.run_plan import SCORERS, SPLITS, TrajectoryConfig
     from e2lm_bench.training.interaction_config import BACKENDS as INTERACTION_BACKENDS
     from e2lm_bench.training.interaction_config import InteractionConfig
     from e2lm_bench.training.mother_scores import MomScoreConfig
@@ -83,8 +85,13 @@ def _build_parser() -> argparse.ArgumentParser:
     trajectory.add_argument("--limit", type=int, help="first N documents per task")
     trajectory.add_argument("--batch-size", type=int, default=run_defaults["batch_size"])
     trajectory.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
-    trajectory.add_argument("--shard", default="{}/{}".format(*run_defaults["shard"]),
-                            help="I/N: run the I-th (0-based) of N disjoint parts")
+    trajectory.add_argument("--shard", help="I/N: run only the I-th (0-based) of N disjoint parts (default: every "
+                            "part not written or claimed by another process on the same --output; under torchrun, "
+                            "accelerate launch or srun each process starts with its rank's share)")
+    trajectory.add_argument("--split", default=run_defaults["split"], choices=SPLITS,
+                            help="under torchrun, accelerate launch or srun: parts (default), each process evaluates "
+                            "(checkpoint, task) parts of its own; requests, the processes evaluate each part together, "
+                            "lm-eval splitting its documents among them (a model too large for one process per checkpoint)")
     trajectory.add_argument("--dtype", choices=DTYPES,
                             help="model dtype (default: auto, as saved)")
     trajectory.add_argument("--model-args", help="k=v,... for HFLM and from_pretrained, as lm_eval's --model_args "
@@ -393,6 +400,7 @@ def _trajectory(args) -> int:
     from e2lm_bench.evaluation.pipeline_rule import pipeline_settings
     from e2lm_bench.evaluation.run_plan import TrajectoryConfig, parse_seed, parse_shard
     from e2lm_bench.evaluation.trajectory import run_trajectory
+    from e2lm_bench.launch import current_launch
 
     if args.data_dir:
         os.environ["E2LM_DATA_DIR"] = str(resolve_data_dir(args.data_dir))
@@ -407,11 +415,15 @@ def _trajectory(args) -> int:
         model_args=model_args, num_fewshot=args.num_fewshot, seed=parse_seed(args.seed),
         overwrite=args.overwrite, include_path=args.include_path, every=args.every, max_step=args.max_step,
         tokens_per_step=args.tokens_per_step, hub_token=os.environ.get("HF_TOKEN") or None,
-        scorer=args.scorer, prefetch=args.prefetch, cleanup=args.cleanup,
+        scorer=args.scorer, prefetch=args.prefetch, cleanup=args.cleanup, split=args.split,
     )
     summary = run_trajectory(config)
-    print(f"evaluated {len(summary.evaluated)}, already done {summary.skipped}, failed checkpoints {len(summary.failed)}"
-          + (f", re-evaluated damaged parts {len(summary.damaged)}" if summary.damaged else ""))
+    print(f"evaluated {len(summary.evaluated)}, already done {summary.skipped}, by other processes {summary.by_others}, "
+          f"failed checkpoints {len(summary.failed)}"
+          + (f", re-evaluated damaged parts {len(summary.damaged)}" if summary.damaged else "")
+          + (f", each task's documents split among {summary.processes_per_checkpoint} processes"
+             if summary.processes_per_checkpoint > 1 else "")
+          + (f" [{current_launch().describe()}]" if current_launch().launched else ""))
     if summary.unverified:
         print(f"  {summary.unverified} done part(s) were written by an older e2lm-bench without all of their settings: "
               "kept unchecked (--overwrite re-evaluates them)")
@@ -535,6 +547,7 @@ def _score(args) -> int:
 
 
 def _train(args) -> int:
+    from e2lm_bench.launch import current_launch
     from e2lm_bench.training.pretrain import PretrainConfig, pretrain
 
     config = PretrainConfig(
@@ -545,11 +558,14 @@ def _train(args) -> int:
         teachers=[t for t in (args.teachers or "").split(",") if t], alpha=args.alpha, temperature=args.temperature,
         seed=args.seed, report_to=args.report_to, resume=args.resume,
     )
-    print(f"checkpoints: {pretrain(config)}")
+    output = pretrain(config)
+    if current_launch().is_main:  # under a launcher every process returns; one says so
+        print(f"checkpoints: {output}")
     return 0
 
 
 def _rl(args) -> int:
+    from e2lm_bench.launch import current_launch
     from e2lm_bench.training.rl import RLConfig, train_rl
 
     try:
@@ -563,11 +579,13 @@ def _rl(args) -> int:
         num_generations=args.num_generations, batch_size=args.batch_size,
     )
     output = train_rl(config)
-    print(f"checkpoints: {output}\nrewards: {output / 'rewards.csv'}")
+    if current_launch().is_main:
+        print(f"checkpoints: {output}\nrewards: {output / 'rewards.csv'}")
     return 0
 
 
 def _interact(args) -> int:
+    from e2lm_bench.launch import current_launch
     from e2lm_bench.training.interaction import InteractionConfig, InteractionTrainer
 
     config = InteractionConfig(
@@ -580,7 +598,8 @@ def _interact(args) -> int:
         device=args.device,
     )
     output = InteractionTrainer(config).train()
-    print(f"checkpoints: {output}\nrounds: {output / 'rounds.csv'}")
+    if current_launch().is_main:
+        print(f"checkpoints: {output}\nrounds: {output / 'rounds.csv'}")
     return 0
 
 

@@ -2,7 +2,8 @@
 
 Light on purpose (torch is imported only when called), so the CLI reads ``DTYPES`` to build its arguments.
 
-- device: the one asked for, else CUDA when there is a GPU, else the CPU (lm-eval's own default);
+- device: the one asked for, else CUDA when there is a GPU, else the CPU (lm-eval's own default); each process
+  of a launch on the GPU its local rank names (:func:`process_device`);
 - loading: a dtype name of ``DTYPES`` ("auto": as saved);
 - training: bf16 mixed precision on a CUDA device that supports bf16, else fp16 on CUDA (Trainer's
   ``TrainingArguments`` scale its loss), else full precision; a loop of our own (no loss scaling) autocasts
@@ -14,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from e2lm_bench.errors import UserError
+from e2lm_bench.launch import Launch
 
 if TYPE_CHECKING:
     import contextlib
@@ -35,6 +37,21 @@ def resolve_device(name: str | torch.device | None = None) -> torch.device:
     import torch
 
     return torch.device(name or default_device())
+
+
+def process_device(name: str | None, launch: Launch) -> str:
+    """The device of one process of a launch: ``cuda`` (or no device on a GPU machine) becomes ``cuda:<local rank>``.
+
+    When each process sees one GPU only (``srun --gpus-per-task=1`` sets its ``CUDA_VISIBLE_DEVICES``), that one is
+    ``cuda:0`` whatever the local rank. A device given with its index, or the CPU, is kept as given.
+    """
+    name = name or default_device()
+    if not launch.launched or name != "cuda":
+        return name
+    import torch
+
+    visible = torch.cuda.device_count()
+    return f"cuda:{launch.local_rank % visible}" if visible > 1 else "cuda:0"
 
 
 def torch_dtype(name: str) -> torch.dtype | str:

@@ -18,8 +18,8 @@ def test_only_a_dead_local_writers_temporaries_are_removed(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(dead.stdout)
     (tmp_path / "parts").mkdir()
-    killed = _temporary(tmp_path / "parts", "zorro.csv", atomic._host(), dead_pid)
-    live = _temporary(tmp_path, "results.csv", atomic._host(), os.getpid())
+    killed = _temporary(tmp_path / "parts", "zorro.csv", atomic.host_name(), dead_pid)
+    live = _temporary(tmp_path, "results.csv", atomic.host_name(), os.getpid())
     elsewhere = _temporary(tmp_path, "results.csv", "other_node", dead_pid)
     unrelated = tmp_path / ".notes.tmp"
     unrelated.write_text("not ours")

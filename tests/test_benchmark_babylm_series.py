@@ -6,11 +6,13 @@ import csv
 import importlib.util
 import json
 import math
+import sys
 from pathlib import Path
 
 import pytest
 
 PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "babylm_series.py"
+sys.path.insert(0, str(PATH.parent))  # as when run as a script: its folder's common.py
 spec = importlib.util.spec_from_file_location("babylm_series_benchmark", PATH)
 bench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench)

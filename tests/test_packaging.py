@@ -57,6 +57,21 @@ def test_wheel_ships_every_task_file_under_the_one_package(wheel):
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[lm_eval.tasks]\ne2lm_bench = e2lm_bench.lm_eval_tasks" in text
+    assert "[lm_eval.models]\nhf-prefix = e2lm_bench.evaluation.prefix_lm:PrefixHFLM" in text
+
+
+def test_hf_prefix_is_an_lm_eval_model_plugin():
+    """lm-eval's model plugins (EleutherAI/lm-evaluation-harness PR #4013, docs/plugins.md) find a model by its name in
+    the ``lm_eval.models`` entry-point group and load ``module:object``; the class's own ``@register_model`` then
+    upgrades that placeholder only when the entry point names the class where it is defined."""
+    from importlib.metadata import entry_points
+
+    from lm_eval.api.registry import get_model
+
+    [entry] = entry_points(group="lm_eval.models", name="hf-prefix")
+    model = entry.load()
+    assert entry.value == f"{model.__module__}:{model.__name__}" == "e2lm_bench.evaluation.prefix_lm:PrefixHFLM"
+    assert get_model("hf-prefix") is model  # the import registered it under the same name
 
 
 def test_unpacked_wheel_runs_every_task_family(wheel, llama_dir, tmp_path):

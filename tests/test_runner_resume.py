@@ -151,7 +151,7 @@ def test_damaged_parts_are_named_and_re_evaluated(tiny_series, use_data_dir, tmp
     assert main(command) == 0
     captured = capsys.readouterr()
     assert sorted(calls) == ["checkpoint-100", "checkpoint-200", "checkpoint-200"]
-    assert "evaluated 3, already done 1, failed checkpoints 0, re-evaluated damaged parts 3" in captured.out
+    assert "evaluated 3, already done 1, by other processes 0, failed checkpoints 0, re-evaluated damaged parts 3" in captured.out
     for name, why in ((f"checkpoint-100/{TASK}.csv", "its rows are cut short or changed (1 of 2 rows)"),
                       (f"checkpoint-200/{TASK}.csv", f"its settings file {TASK}.json is unreadable"),
                       ("checkpoint-200/dialogue_minpairs_tokens.csv", "its samples file is cut short")):

@@ -102,6 +102,7 @@ def test_killed_process_resumes(tiny_series, data_dir, tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert f"evaluated {8 - done_before}, already done {done_before}" in rerun.stdout
     assert not list(out.rglob("*.tmp"))
+    assert not [p for p in (out / "claims").rglob("*") if p.is_file()], "the killed process's claim was taken over"
     fresh = tmp_path / "fresh"
     subprocess.run([*command[:-6], "--output", str(fresh), "--batch-size", "1", "--device", "cpu"], env=env,
                    check=True, capture_output=True)

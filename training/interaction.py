@@ -9,7 +9,8 @@ model). ``DIR/resume_state.pt`` holds what a killed run needs to continue at the
 scheduler state, RNG states and the corpus chunks already used; a finished run resumed says so and trains nothing.
 A custom loop rather than trl's ``CPOTrainer`` because the baseline's LM term also covers the context and its
 schedule spans rounds and phases; the SimPO term equals trl's. The loss is in ``interaction_loss``, the teachers
-and sampling settings in ``interaction_teachers``.
+and sampling settings in ``interaction_teachers``. Under ``accelerate launch`` or ``torchrun`` the processes share
+every round (accelerate's ``Accelerator``, DDP) and the main process alone writes files.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from accelerate import Accelerator, PartialState
+from accelerate.utils import gather_object, synchronize_rng_states
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, get_cosine_schedule_with_warmup
 
@@ -109,26 +112,42 @@ class InteractionTrainer:
             raise UserError(f"--backend {config.backend!r}: expected one of {', '.join(BACKENDS)}")
         check_steps(config)
         self.config, self.output, self.steps = config, Path(config.output), 0
-        self.device = resolve_device(config.device)
+        device = resolve_device(config.device)
+        # Alone, one process does everything on the device asked for. Under a launcher each process takes a share of
+        # every round's contexts and batches on its own device, DDP averages the gradients, and the main process
+        # writes every file.
+        self.process = PartialState(cpu=device.type == "cpu")
+        launched = self.process.num_processes > 1
+        self.device = self.process.device if launched else device
         torch.manual_seed(config.seed)
         self.chunk_rng = np.random.default_rng(config.seed)
         self.used: dict[str, list[int]] = {}
         self.rows: list[dict] = []
-        state = self._read_state()
-        self.done = state["round"] if state else 0
-        start = self.output / round_name(self.done)
-        if state or (start / "config.json").exists():
-            self.tokenizer, self.model = AutoTokenizer.from_pretrained(start), AutoModelForCausalLM.from_pretrained(start)
-        else:
-            self.tokenizer, self.model = self._initial_student()
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        self._check_positions()
+        with self.process.main_process_first():  # a fresh student is made once, by the main process, as round_00
+            state = self._read_state()
+            self.done = state["round"] if state else 0
+            start = self.output / round_name(self.done)
+            fresh = not (state or (start / "config.json").exists())
+            if fresh:
+                self.tokenizer, self.model = self._initial_student()
+            else:
+                self.tokenizer, self.model = AutoTokenizer.from_pretrained(start), AutoModelForCausalLM.from_pretrained(start)
+            if self.tokenizer.pad_token is None:
+                self.tokenizer.pad_token = self.tokenizer.eos_token
+            self._check_positions()
+            if fresh:
+                self._save_model(0)
         self.model.to(self.device)
         torch.manual_seed(config.seed)  # a fresh model and one reloaded from round_00 then sample alike
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate, betas=(0.9, 0.999),
                                            eps=1e-8, weight_decay=0.0)
         self.scheduler = get_cosine_schedule_with_warmup(self.optimizer, config.warmup_steps, config.scheduler_steps)
+        # The model as trained: under a launcher wrapped by accelerate in DDP, whose backward averages the gradients
+        # (precision stays ours, devices.autocast); alone, the model itself, with nothing of accelerate's in the way.
+        self.learner = self.model
+        if launched:
+            accelerator = Accelerator(cpu=device.type == "cpu", mixed_precision="no", device_placement=False)
+            self.learner = accelerator.prepare_model(self.model)
         if state:
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
@@ -186,20 +205,20 @@ class InteractionTrainer:
             return load_callable(spec)
         if not Path(spec).is_dir():
             raise UserError(f"--teacher {spec!r}: not a model folder nor a module:function callable")
-        return ModelTeacher(spec, self.config, self.device)
+        return ModelTeacher(spec, self.config, self.device, progress=self.process.is_main_process)
 
     def train(self) -> Path:
         """Run the remaining rounds; returns the output folder (a checkpoint series plus rounds.csv)."""
         config = self.config
         if self.done >= config.rounds:  # its checkpoints exist: nothing to do, and not an error
-            print(f"{self.output}: all {config.rounds} rounds already done, nothing to train", file=sys.stderr)
+            if self.process.is_main_process:
+                print(f"{self.output}: all {config.rounds} rounds already done, nothing to train", file=sys.stderr)
             return self.output
-        if self.done == 0:
-            self._save_model(0)
         files = [path.name for path in split_files(config.corpus, "train")]
-        streams = {name: self._stream(Path(config.corpus) / name) for name in files}
+        with self.process.main_process_first():  # the main process tokenises and caches; the others read the cache
+            streams = {name: self._stream(Path(config.corpus) / name) for name in files}
         for number in tqdm(range(self.done + 1, config.rounds + 1), desc="rounds", initial=self.done,
-                           total=config.rounds):
+                           total=config.rounds, disable=not self.process.is_main_process):
             self._round(number, streams)
         last = self.output / round_name(config.rounds) / "config.json"
         if self.steps == 0 or not last.is_file():  # never a silent success
@@ -225,42 +244,77 @@ class InteractionTrainer:
             raise UserError(f"round {number}: the corpus chunks hold no datapoint of "
                             f"{config.context_tokens + config.completion_tokens} tokens; use fewer --rounds or tokens")
         prompts = [[line_start_token_id(self.tokenizer)] + context for context in contexts]
-        completions = self._sample(prompts, number)
-        corrections = self.teacher(self.tokenizer.batch_decode(contexts), self.tokenizer.batch_decode(completions))
-        if len(corrections) != len(contexts) or not all(isinstance(text, str) for text in corrections):
-            raise UserError(f"the teacher returned {len(corrections)} items for {len(contexts)} contexts "
-                            "(expected one string each)")
+        completions, corrections = self._pairs(contexts, prompts, number)
         encoded = self.tokenizer(list(corrections), add_special_tokens=False)["input_ids"]
         eos = self.tokenizer.eos_token_id
         winning = [p + ids[:len(c)] + [eos] for p, ids, c in zip(prompts, encoded, completions)]
         losing = [p + c + [eos] for p, c in zip(prompts, completions)]
         prompt_lengths = [len(p) for p in prompts]
 
-        self.model.train()
+        self.learner.train()
+        main = self.process.is_main_process
         lm_losses, po = [], []
         for _ in range(config.lm_epochs):
-            for rows in tqdm(self._batches(len(winning)), desc=f"round {number} LM", leave=False):
+            for rows in tqdm(self._batches(len(winning)), desc=f"round {number} LM", leave=False, disable=not main):
                 batch = collate([winning[i] for i in rows], [prompt_lengths[i] for i in rows], eos)
                 batch = {key: value.to(self.device) for key, value in batch.items()}
                 with autocast(self.device):
-                    loss = sft_loss(token_logps(self.model, batch), batch["sft_mask"])
+                    loss = sft_loss(token_logps(self.learner, batch), batch["sft_mask"])
                 self._step(loss)
                 lm_losses.append(loss.item())
         for _ in range(config.po_epochs):
-            for rows in tqdm(self._batches(len(winning)), desc=f"round {number} SimPO", leave=False):
+            for rows in tqdm(self._batches(len(winning)), desc=f"round {number} SimPO", leave=False, disable=not main):
                 with autocast(self.device):
-                    losses = interaction_loss(self.model, [winning[i] for i in rows], [losing[i] for i in rows],
+                    losses = interaction_loss(self.learner, [winning[i] for i in rows], [losing[i] for i in rows],
                                               [prompt_lengths[i] for i in rows], eos, config)
                 self._step(losses["loss"])
                 po.append((losses["simpo"].item(), losses["margin"].item()))
+        lm_losses, po = gather_object(lm_losses), gather_object(po)  # every process's batches
         self.rows.append({"round": number, "sft_loss": _mean(lm_losses), "simpo_loss": _mean([p[0] for p in po]),
                           "margin": _mean([p[1] for p in po]), "seconds": time.perf_counter() - started})
-        self._save_model(number)
-        self._save_state(number)
-        tqdm.write(f"round {number}: " + ", ".join(f"{k} {v:.4g}" for k, v in self.rows[-1].items() if k != "round"))
+        if main:
+            self._save_model(number)
+            self._save_state(number)
+            tqdm.write(f"round {number}: " + ", ".join(f"{k} {v:.4g}" for k, v in self.rows[-1].items() if k != "round"))
+        self.process.wait_for_everyone()  # the round is saved before any process goes on
+
+    def _pairs(self, contexts: list[list[int]], prompts: list[list[int]], number: int) -> tuple[list, list[str]]:
+        """The student's completions of all prompts and the teacher's corrections of them, in order.
+
+        Under a launcher each process makes those of its share of the prompts, from a random stream of its own
+        (seeded from the main process's, so a seed gives the same series), and all receive all of them; the shared
+        stream is left as it was, for the batch orders. Alone, the one stream goes on as it is.
+        """
+        shared = self._share_random_stream()
+        forked = [self.device] if self.device.type == "cuda" else []
+        with self.process.split_between_processes(list(range(len(prompts)))) as mine, \
+                torch.random.fork_rng(devices=forked, enabled=shared):
+            if shared:
+                torch.manual_seed(int(torch.randint(2**62, ())) + self.process.process_index)
+            completions = self._sample([prompts[i] for i in mine], number)
+            corrections = self.teacher(self.tokenizer.batch_decode([contexts[i] for i in mine]),
+                                       self.tokenizer.batch_decode(completions))
+        if len(corrections) != len(mine) or not all(isinstance(text, str) for text in corrections):
+            raise UserError(f"the teacher returned {len(corrections)} items for {len(mine)} contexts "
+                            "(expected one string each)")
+        return gather_object(completions), gather_object(list(corrections))
 
     def _batches(self, count: int) -> list[list[int]]:
-        return [rows.tolist() for rows in torch.randperm(count).split(self.config.batch_size)]
+        """This process's batches of an epoch: every process draws the same order from the main process's stream and
+        takes a contiguous share of the batches; a share one short repeats the last batch, since every process must
+        take as many steps (DDP). Alone: every batch, in the order drawn."""
+        self._share_random_stream()
+        batches = [rows.tolist() for rows in torch.randperm(count).split(self.config.batch_size)]
+        with self.process.split_between_processes(batches, apply_padding=True) as mine:
+            return mine
+
+    def _share_random_stream(self) -> bool:
+        """Under a launcher, every process continues the main process's torch stream (which a resumed run restores
+        from the main process's state) and True; alone, nothing changes and False."""
+        if self.process.num_processes == 1:
+            return False
+        synchronize_rng_states(["torch"])
+        return True
 
     def _step(self, loss: torch.Tensor) -> None:
         loss.backward()
@@ -281,7 +335,8 @@ class InteractionTrainer:
             return [list(output.outputs[0].token_ids) for output in outputs]
         self.model.eval()
         student = Generator(self.model, self.tokenizer, config.generation_batch_size)
-        return student.ids(prompts, progress=f"round {number} student completions", **sampling(config))
+        progress = f"round {number} student completions" if self.process.is_main_process else None
+        return student.ids(prompts, progress=progress, **sampling(config))
 
     def _save_model(self, number: int) -> None:
         """A complete model folder, written beside and renamed into place, so a found folder is whole."""

@@ -52,10 +52,13 @@ def load_callable(spec: str) -> Teacher:
 
 
 class ModelTeacher:
-    """A local causal or chat model that corrects completions, sampled as the baseline's teacher was."""
+    """A local causal or chat model that corrects completions, sampled as the baseline's teacher was.
 
-    def __init__(self, path: str, config: InteractionConfig, device: torch.device):
-        self.config = config
+    ``progress``: show a progress bar (one process of a launch shows it).
+    """
+
+    def __init__(self, path: str, config: InteractionConfig, device: torch.device, progress: bool = True):
+        self.config, self.progress = config, progress
         if config.backend == "vllm":
             from transformers import AutoTokenizer
 
@@ -71,8 +74,8 @@ class ModelTeacher:
         if self.config.backend == "vllm":
             outputs = self.engine.generate(vllm_token_prompts(self.tokenizer, prompts), vllm_sampling(self.config))
             return [output.outputs[0].text for output in outputs]
-        corrections = self.generator.texts(prompts, add_special_tokens=not self.chat, progress="teacher corrections",
-                                           **sampling(self.config))
+        corrections = self.generator.texts(prompts, add_special_tokens=not self.chat,
+                                           progress="teacher corrections" if self.progress else None, **sampling(self.config))
         return [texts[0] for texts in corrections]
 
 

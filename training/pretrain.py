@@ -5,9 +5,9 @@ streams (validated: see ``training.corpus``), builds a model from a preset or co
 with a cosine schedule, warmup, weight decay and gradient clipping, optionally distilling from teacher
 models. Checkpoints are complete model folders that ``lm_eval --model hf`` loads: on the BabyLM schedule
 by words seen (``chck_<N>M``), log-uniformly over steps (``checkpoint-<step>``), or every N steps.
-Multi-GPU and multi-node runs use the same entry point under ``accelerate launch`` or ``torchrun``.
-Settings or a corpus that would train no step are refused before any work, and a run that ends without
-an optimizer step or a checkpoint is an error, never a silent success.
+Several processes (GPUs, nodes, or CPU processes over gloo) use the same entry point under ``accelerate
+launch`` or ``torchrun``. Settings or a corpus that would train no step are refused before any work, and a
+run that ends without an optimizer step or a checkpoint is an error, never a silent success.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from accelerate.utils import broadcast_object_list
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
 
-from e2lm_bench.devices import trainer_precision
+from e2lm_bench.devices import resolve_device, trainer_precision
 from e2lm_bench.errors import UserError
 from e2lm_bench.training.corpus import BlockDataset, CorpusError, CorpusStats, iter_lines, split_files, tokenize_split
 from e2lm_bench.training.distill import DistillationTrainer
@@ -89,11 +90,26 @@ def training_blocks(ids, files: list[Path], config: PretrainConfig, vocab_size: 
 
 
 def pretrain(config: PretrainConfig) -> Path:
-    """Train and return the output folder; its checkpoint subfolders form a series for the trajectory runner."""
+    """Train and return the output folder; its checkpoint subfolders form a series for the trajectory runner.
+
+    Under a launcher every process trains on its share of each step's blocks; the main process alone trains the
+    tokenizer (the others receive it, so that every process reads the same ids) and writes every file.
+    """
     check_steps(config)
     torch.manual_seed(config.seed)
     output = Path(config.output)
-    tokenizer = prepare_tokenizer(config)
+    args = TrainingArguments(
+        output_dir=str(output / "trainer_state"), per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.gradient_accumulation_steps,
+        learning_rate=config.learning_rate, weight_decay=config.weight_decay, warmup_steps=config.warmup_steps,
+        lr_scheduler_type="cosine", max_grad_norm=config.max_grad_norm, seed=config.seed,
+        # Without use_cpu, processes on a machine without a GPU do not join (accelerate's PartialState): each would
+        # train alone, write every file and count only its own tokens.
+        **trainer_precision(), use_cpu=resolve_device().type == "cpu", report_to=config.report_to,
+        save_strategy="steps", save_total_limit=1, eval_strategy="no",
+        dataloader_num_workers=config.dataloader_workers, disable_tqdm=False,
+    )
+    tokenizer = broadcast_object_list([prepare_tokenizer(config) if args.process_index == 0 else None])[0]
     model_config = config_from(config.preset, tokenizer)
     if model_config.vocab_size < len(tokenizer):
         raise UserError(f"tokenizer has {len(tokenizer)} entries but the model only {model_config.vocab_size}")
@@ -105,15 +121,6 @@ def pretrain(config: PretrainConfig) -> Path:
     train = training_blocks(train_ids, train_files, config, model_config.vocab_size)
     dev = BlockDataset(dev_ids, config.block_size, model_config.vocab_size, random_offset=False) if dev_ids is not None else None
 
-    args = TrainingArguments(
-        output_dir=str(output / "trainer_state"), per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.gradient_accumulation_steps,
-        learning_rate=config.learning_rate, weight_decay=config.weight_decay, warmup_steps=config.warmup_steps,
-        lr_scheduler_type="cosine", max_grad_norm=config.max_grad_norm, seed=config.seed,
-        **trainer_precision(), report_to=config.report_to,
-        save_strategy="steps", save_total_limit=1, eval_strategy="no",
-        dataloader_num_workers=config.dataloader_workers, disable_tqdm=False,
-    )
     # One optimizer step consumes a batch on every process (and every GPU of a single process).
     blocks_per_step = args.train_batch_size * args.gradient_accumulation_steps * args.world_size
     tokens_per_step = config.block_size * blocks_per_step
@@ -121,13 +128,14 @@ def pretrain(config: PretrainConfig) -> Path:
     max_steps = config.max_steps if config.max_steps > 0 else math.ceil(config.epochs * steps_per_epoch)
     args.max_steps, args.logging_steps, args.save_steps = max_steps, max(1, min(50, max_steps // 20)), max(1, max_steps // 10)
     schedule = save_schedule(config, max_steps, tokens_per_step, stats.words_per_token)
-    output.mkdir(parents=True, exist_ok=True)
-    tokenizer.save_pretrained(output / "tokenizer")
-    (output / "corpus_stats.json").write_text(json.dumps(
-        {"lines": stats.lines, "empty_lines": stats.empty_lines, "words": stats.words, "tokens": stats.tokens,
-         "words_per_token": stats.words_per_token, "tokens_per_step": tokens_per_step, "max_steps": max_steps,
-         "checkpoints": {name: step for step, name in sorted(schedule.items())}, "config": asdict(config)},
-        indent=1, default=str))
+    if args.should_save:
+        output.mkdir(parents=True, exist_ok=True)
+        tokenizer.save_pretrained(output / "tokenizer")
+        (output / "corpus_stats.json").write_text(json.dumps(
+            {"lines": stats.lines, "empty_lines": stats.empty_lines, "words": stats.words, "tokens": stats.tokens,
+             "words_per_token": stats.words_per_token, "tokens_per_step": tokens_per_step, "max_steps": max_steps,
+             "checkpoints": {name: step for step, name in sorted(schedule.items())}, "config": asdict(config)},
+            indent=1, default=str))
 
     model = AutoModelForCausalLM.from_config(model_config)
     callbacks = [_EpochOffsets(train), SaveAtCallback(output, schedule, tokenizer)]
@@ -141,14 +149,17 @@ def pretrain(config: PretrainConfig) -> Path:
     trainer.train(resume_from_checkpoint=True if resume else None)
     if trainer.state.global_step == 0:
         raise UserError(f"{output}: training took no optimizer step (max_steps {max_steps}); no checkpoint saved")
-    if dev is not None and trainer.is_world_process_zero():
-        metrics = trainer.evaluate()
-        (output / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
+    if dev is not None:
+        metrics = trainer.evaluate()  # every process scores its share of the dev blocks
+        if args.should_save:
+            (output / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
     if max_steps not in schedule:  # otherwise the last scheduled checkpoint already is the final model
         trainer.save_model(str(output / "final"))
-        tokenizer.save_pretrained(output / "final")
+        if args.should_save:
+            tokenizer.save_pretrained(output / "final")
+    trainer.accelerator.wait_for_everyone()  # every process returns a folder as complete as the main one's
     saved = [output / name / "config.json" for name in [*schedule.values(), "final"]]
-    if trainer.is_world_process_zero() and not any(path.is_file() for path in saved):
+    if args.should_save and not any(path.is_file() for path in saved):
         raise UserError(f"{output}: training stopped at step {trainer.state.global_step} without saving a checkpoint "
                         f"(--save {config.save})")
     return output

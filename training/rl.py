@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import datasets
+from accelerate import PartialState
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
@@ -187,6 +188,10 @@ def train_rl(config: RLConfig, reward_funcs: list[Callable] | None = None) -> Pa
     save_steps(config.save, 1)  # a bad --save fails before any model loads
     _check_steps(config)
     dataset = load_prompts(config.prompts)
+    device = resolve_device()
+    # Set up before the reward models load: under a launcher CUDA's current device, where they go, is then this
+    # process's own GPU, and on CPU the processes join (trl's config below shares this state).
+    process = PartialState(cpu=device.type == "cpu")
     rewards = reward_funcs if reward_funcs is not None else build_rewards(config)
     names = [reward.__name__ for reward in rewards]
     if len(set(names)) != len(names):
@@ -202,7 +207,6 @@ def train_rl(config: RLConfig, reward_funcs: list[Callable] | None = None) -> Pa
         tokenizer.pad_token = tokenizer.eos_token
     # Loaded from its folder: trl rejects a model without a name_or_path.
     model = AutoModelForCausalLM.from_pretrained(config.policy)
-    device = resolve_device()
     config_class, trainer_class = TRAINERS[config.algorithm]
 
     def trainer_args(batch_size: int):
@@ -225,16 +229,20 @@ def train_rl(config: RLConfig, reward_funcs: list[Callable] | None = None) -> Pa
         each = f" on each of {processes} processes" if processes > 1 else ""
         if fitted < 1:
             raise UserError(f"{config.prompts}: {len(dataset)} prompts cannot fill a batch{each}; give more prompts")
-        print(f"note: {config.prompts} has {len(dataset)} prompts, fewer than --batch-size {config.batch_size}{each}: "
-              f"training on batches of {fitted} prompts", file=sys.stderr)
+        if process.is_main_process:
+            print(f"note: {config.prompts} has {len(dataset)} prompts, fewer than --batch-size {config.batch_size}{each}: "
+                  f"training on batches of {fitted} prompts", file=sys.stderr)
         config = dataclasses.replace(config, batch_size=fitted)
         args = trainer_args(fitted)
-    output.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(output / "rl_settings.json", json.dumps(
-        {"config": dataclasses.asdict(config), "rewards": names, "beta": beta, "learning_rate": learning_rate}, indent=1, default=str))
+    if process.is_main_process:
+        output.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(output / "rl_settings.json", json.dumps(
+            {"config": dataclasses.asdict(config), "rewards": names, "beta": beta, "learning_rate": learning_rate},
+            indent=1, default=str))
     callbacks = [_SaveSeries(output, config.save, tokenizer), _RewardLog(output / "rewards.csv", names)]
     trainer = trainer_class(model=model, reward_funcs=rewards, args=args, train_dataset=dataset,
                             processing_class=tokenizer, callbacks=callbacks)
     trainer.train()
+    trainer.accelerator.wait_for_everyone()  # every process returns a folder as complete as the main one's
     _check_trained(trainer, output, config.save)
     return output

@@ -32,7 +32,8 @@ class SaveAtCallback(TrainerCallback):
     """Saves a complete model folder (model + tokenizer) at given optimizer steps, named by ``name_for``.
 
     The BabyLM schedule is in words: the trainer converts it to steps with the measured words per token,
-    since every step consumes the same number of tokens.
+    since every step consumes the same number of tokens. Under a launcher every process holds the same
+    schedule and only the main one writes.
     """
 
     def __init__(self, output_dir: str | Path, steps_to_names: dict[int, str], tokenizer):

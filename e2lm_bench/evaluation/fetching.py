@@ -7,6 +7,7 @@ loaded by lm-eval's ``HFLM`` from that local folder, so device, dtype and model 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 from concurrent.futures import Future, wait
@@ -16,20 +17,30 @@ from e2lm_bench.devices import default_device
 from e2lm_bench.evaluation.results import DOWNLOADS, safe_name
 from e2lm_bench.evaluation.run_plan import TrajectoryConfig, model_arguments
 from e2lm_bench.evaluation.series import Checkpoint, has_weights, is_local, local_folder, warm
+from e2lm_bench.launch import alone
 
 
-def fetched(fetch, checkpoints: list[Checkpoint], ahead: bool):
-    """Each checkpoint with the future of its fetch, done; with ``ahead``, the next one's fetch is already running.
+def fetched(fetch, take, ahead: bool):
+    """Each checkpoint ``take`` hands out, with the future of its fetch, done; with ``ahead``, the next one's fetch
+    is already running.
 
-    Only one fetch runs at a time and the next starts when this one is handed over, so at most one checkpoint
-    waits ahead of the one evaluated: neither downloads nor memory pile up. A fetch's error is kept in its
-    future and raised when that checkpoint's turn comes.
+    ``take(block)`` gives the next checkpoint or None when there is none; with ``block=False`` it must not wait
+    for one (the next is taken early, while this one is evaluated, only if one is ready). Only one fetch runs at a
+    time and the next starts when this one is handed over, so at most one checkpoint waits ahead of the one
+    evaluated: neither downloads nor memory pile up. A fetch's error is kept in its future and raised when that
+    checkpoint's turn comes.
     """
     following = None
-    for k, checkpoint in enumerate(checkpoints):
-        current = following or in_background(fetch, checkpoint)
+    while True:
+        if following is None:
+            checkpoint = take(True)
+            if checkpoint is None:
+                return
+            following = checkpoint, in_background(fetch, checkpoint)
+        checkpoint, current = following
         wait([current])
-        following = in_background(fetch, checkpoints[k + 1]) if ahead and k + 1 < len(checkpoints) else None
+        upcoming = take(False) if ahead else None
+        following = (upcoming, in_background(fetch, upcoming)) if upcoming is not None else None
         yield checkpoint, current
 
 
@@ -56,13 +67,15 @@ class CheckpointLoader:
     take in lm-eval, and nothing is downloaded twice.
     """
 
-    def __init__(self, config: TrajectoryConfig):
+    def __init__(self, config: TrajectoryConfig, device: str | None = None, together: bool = False):
         self.config = config
+        self.together = together  # the processes of a launch evaluate each checkpoint together (--split requests)
         self.model_args = model_arguments(config)
-        self.device = config.device or default_device()
+        self.device = device or config.device or default_device()
         self.tokenizer = None
         self.fingerprint = None
         self.encoded: dict = {}
+        self.processes_per_checkpoint = 1  # among which lm-eval splits each task's documents
 
     def fetch(self, checkpoint: Checkpoint) -> Path:
         """The checkpoint's folder with its files on this machine and its weights in memory; safe off the main thread."""
@@ -101,7 +114,11 @@ class CheckpointLoader:
         if fingerprint != self.fingerprint:  # a new tokenizer: earlier tokenisations do not apply
             self.tokenizer, self.fingerprint, self.encoded = tokenizer, fingerprint, {}
         model = PrefixSeriesLM if self.config.scorer == "hf-prefix" else SeriesLM
-        return model(
-            pretrained=str(folder), tokenizer=self.tokenizer, batch_size=self.config.batch_size,
-            device=self.device, encoded=self.encoded, **self.model_args,
-        )
+        # each process of a launch evaluating its own parts joins no process group, and splits no task's documents
+        with contextlib.nullcontext() if self.together else alone():
+            lm = model(
+                pretrained=str(folder), tokenizer=self.tokenizer, batch_size=self.config.batch_size,
+                device=self.device, encoded=self.encoded, **self.model_args,
+            )
+        self.processes_per_checkpoint = lm.world_size
+        return lm

@@ -17,6 +17,7 @@ from pathlib import Path
 from e2lm_bench.errors import UserError
 from e2lm_bench.evaluation.model_args import parse_model_args
 from e2lm_bench.evaluation.pipeline_rule import pipeline_settings
+from e2lm_bench.launch import current_launch
 from e2lm_bench.taskdata.readers import DataError
 from e2lm_bench.taskdata.sources import DATA_DIR_ENV
 
@@ -127,12 +128,15 @@ def task_manager_class(skip_builtin: bool):
 
 def _registration_refreshed() -> bool:
     """Bring a stale registration of ours up to date (one line says so); False when it cannot be, so the caller
-    adds our folder itself and no task file added since is missed."""
+    adds our folder itself and no task file added since is missed. Of several launched processes only the first
+    writes lm-eval's folder; the others read our folder directly."""
     from e2lm_bench.evaluation.registration import register, stale_registration
 
     stale = stale_registration(source=tasks_dir())
     if stale is None:
         return True
+    if not current_launch().is_main:
+        return False
     try:
         register(source=tasks_dir())
     except UserError as err:
@@ -191,7 +195,7 @@ def prepare_argv(argv: list[str]) -> tuple[list[str], bool]:
     given = _option_value(argv, "--model_args", "--model-args")
     model_args = parse_model_args(given or "")
     dtype, notes = pipeline_settings(names, _option_value(argv, "--model") or "hf", model_args.get("dtype"))
-    for note in notes:
+    for note in notes if current_launch().is_main else ():
         print(f"note: {note}", file=sys.stderr)
     if dtype != model_args.get("dtype"):  # the pipeline's float32 for BabyLM 2025 tasks
         argv = _with_model_arg(argv, given, f"dtype={dtype}")
@@ -239,7 +243,9 @@ def run(argv: list[str]) -> int:
         return 2
     except ValueError as err:
         if NO_DOCS in str(err):
-            print("e2lm-bench eval: a task has no documents to evaluate (--limit 0, or empty data)", file=sys.stderr)
+            launch = current_launch()
+            fewer = f", or fewer documents than the {launch.world_size} processes" if launch.launched else ""
+            print(f"e2lm-bench eval: a task has no documents to evaluate (--limit 0, or empty data{fewer})", file=sys.stderr)
             return 2
         if not str(err).startswith("Tasks not found"):
             raise

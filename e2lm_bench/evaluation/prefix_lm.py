@@ -14,18 +14,22 @@ split and its BOS rule for empty contexts); contexts are grouped as lm-eval's le
 ``e2lm-bench eval --model hf-prefix ...`` registers it. lm-eval 0.4.13 discovers no models from other packages, so
 with lm-eval itself import this module first: ``lm_eval.simple_evaluate(model="hf-prefix", ...)`` after the import,
 or on the command line ``python -c "import e2lm_bench.evaluation.prefix_lm, lm_eval.__main__ as m; m.cli_evaluate()" run
---model hf-prefix --include_path ...``.
+--model hf-prefix --include_path ...``. The package also declares it in the ``lm_eval.models`` entry-point group
+(pyproject.toml), which lm-eval's model plugins read from EleutherAI/lm-evaluation-harness PR #4013 on.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import os
 from functools import cached_property
+from itertools import zip_longest
 
 import torch
 import torch.nn.functional as F
 from accelerate import find_executable_batch_size
+from accelerate.utils import get_torch_accelerator_backend
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 from lm_eval.models.utils_hf import clear_torch_cache
@@ -34,8 +38,18 @@ from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
 from e2lm_bench.evaluation.pipeline_rule import PipelineRuleMixin
 from e2lm_bench.evaluation.prefix_plan import HELD_PREFIXES, group_contexts, shared_chunks, width_batches
+from e2lm_bench.launch import current_launch
 
 logger = logging.getLogger(__name__)
+
+
+def in_document_order(parts: list):
+    """Per-process dicts (of dicts) of lists merged into one, each list interleaved: the first item of each process's
+    list in process order, then the second, ..., as lm-eval's split (document i to process i mod W) took them apart."""
+    if isinstance(parts[0], dict):
+        return {key: in_document_order([part[key] for part in parts if key in part]) for key in parts[0]}
+    gap = object()
+    return [item for row in zip_longest(*parts, fillvalue=gap) for item in row if item is not gap]
 
 
 def rows_then(cached: torch.Tensor, owners: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
@@ -280,6 +294,46 @@ class PrefixSharingMixin:
             yield float(picked.sum()), bool((scored.argmax(dim=-1) == target).all())
 
 
+class DataParallelMixin:
+    """Data-parallel under a launch (``torchrun``, ``accelerate launch``, ``srun``) as lm-eval's ``hf`` is on a machine
+    with several GPUs: lm-eval gives each process its share of the documents and gathers the results to the first.
+    Also where lm-eval 0.4.13's ``hf`` leaves every process to evaluate everything: on CPUs, and with one GPU per
+    process."""
+
+    def __init__(self, *args, **kwargs):
+        join_cpu_processes()
+        super().__init__(*args, **kwargs)
+        accelerator = getattr(self, "accelerator", None)  # HFLM keeps one when accelerate runs several processes
+        if accelerator is not None and self.world_size == 1:
+            self._rank, self._world_size = accelerator.process_index, accelerator.num_processes
+
+    def _detect_batch_size(self, requests=None, pos: int = 0) -> int:
+        """Each process's own "auto" batch size. HFLM detects one per call of its ``_loglikelihood_tokens`` and, with
+        several processes, gathers them all (taking the smallest), so every process must call it as often; which
+        requests take that path here (``PrefixSharingMixin``, ``PipelineRuleMixin``) depends on each process's
+        documents, and a gather one process never joins waits forever. No other collective depends on a batch size."""
+        world_size, self._world_size = self._world_size, 1
+        try:
+            return super()._detect_batch_size(requests, pos)
+        finally:
+            self._world_size = world_size
+
+    def gather_object(self, obj, dst: int = 0):
+        """HFLM's gather to ``dst``, as one object whose lists are in document order. lm-eval hands process r the
+        documents r, r + W, r + 2W, ... and chains the gathered lists (each document's metric values, its logged
+        samples) one process after another, so float sums over them (``mean``, its stderr) would add in an order one
+        process does not, and differ from its results in the last bits."""
+        gathered = super().gather_object(obj, dst)
+        return gathered if gathered is None or len(gathered) == 1 else [in_document_order(gathered)]
+
+
+def join_cpu_processes() -> None:
+    """accelerate joins launched CPU processes (gloo) only when asked for the CPU, as ``accelerate launch --cpu``
+    asks; on GPUs it joins them anyway. HFLM's ``Accelerator`` and the runner's process group read this."""
+    if current_launch().launched and get_torch_accelerator_backend()[0] is None:
+        os.environ.setdefault("ACCELERATE_USE_CPU", "true")
+
+
 @register_model("hf-prefix")
-class PrefixHFLM(PipelineRuleMixin, PrefixSharingMixin, HFLM):
-    """lm-eval's ``hf`` model with contexts shared across continuations."""
+class PrefixHFLM(PipelineRuleMixin, PrefixSharingMixin, DataParallelMixin, HFLM):
+    """lm-eval's ``hf`` model with contexts shared across continuations; data-parallel under a launch."""

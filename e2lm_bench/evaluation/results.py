@@ -37,6 +37,7 @@ RESULTS_CSV = "results.csv"
 SAMPLES = "samples"  # per-item records, one JSONL per (model, checkpoint, task)
 FAILURES = "failures"  # one JSON per checkpoint that failed to load
 FAILURES_JSON = "failures.json"  # all of them, for the report
+CLAIMS = "claims"  # a claim file per part being evaluated, while it is (claims.py)
 DOWNLOADS = ".downloads"  # Hub checkpoints downloaded with --cleanup, each removed once its parts are written
 
 
@@ -192,8 +193,30 @@ def write_results_csv(out_dir: str | Path) -> Path:
     """Merge every part under ``out_dir`` into ``out_dir/results.csv``, sorted, atomically; a part that cannot be
     read whole (:func:`damaged_parts`, which the runner re-evaluates and names) stays out until it is rewritten.
 
-    Plain ``csv`` rather than pandas: the runner calls this after every checkpoint.
+    Processes sharing a folder each write the merged table; one that merged before another's last part was written
+    may rename its table into place after the other's, so the parts are listed again after the rename and the
+    merge redone if they changed. Plain ``csv`` rather than pandas: the runner calls this after every checkpoint.
     """
+    listing = _part_listing(out_dir)
+    while True:
+        path = _merge_parts(out_dir)
+        now = _part_listing(out_dir)
+        if now == listing:
+            return path
+        listing = now
+
+
+def _part_listing(out_dir) -> list[tuple[str, int]]:
+    found = []
+    for part in sorted((Path(out_dir) / PARTS).glob("*/*/*.csv")):
+        try:
+            found.append((str(part), part.stat().st_mtime_ns))
+        except FileNotFoundError:  # replaced right now: the next listing differs
+            found.append((str(part), -1))
+    return found
+
+
+def _merge_parts(out_dir) -> Path:
     rows = {}
     damaged = {path for path, _ in damaged_parts(out_dir)}
     for part in sorted((Path(out_dir) / PARTS).glob("*/*/*.csv")):

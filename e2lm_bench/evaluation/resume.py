@@ -100,9 +100,27 @@ def pending(out: Path, checkpoints, settings: dict, overwrite: bool) -> Pending:
             path = results_io.part_path(out, checkpoint.model, checkpoint.name, task)
             todo.damaged.append(f"{path}: {part.damage}")
             continue
-        complete = part.settings is not None and "scorer" in part.settings
+        complete = _complete(part)
         if not overwrite or (complete and not difference):
             todo.parts[checkpoint].remove(task)
             todo.unverified += not complete
     todo.parts = {c: tasks for c, tasks in todo.parts.items() if tasks}
     return todo
+
+
+def part_done(out: Path, checkpoint, task: str, settings: dict) -> bool:
+    """The part is written whole with these settings (by this process or another one on the same folder)."""
+    part = results_io.written_part(out, checkpoint.model, checkpoint.name, task)
+    return part is not None and not part.damage and _complete(part) and settings_difference(part.settings, settings) is None
+
+
+def _complete(part) -> bool:
+    """Written with every setting (older versions wrote none, then none of the scorer)."""
+    return part.settings is not None and "scorer" in part.settings
+
+
+def settings_digest(settings: dict) -> str:
+    """A short fingerprint of a task's settings, for claims: processes with other settings must not share a folder."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from e2lm_bench.errors import UserError
 from e2lm_bench.evaluation.series import Checkpoint, SeriesError, discover, select
+from e2lm_bench.launch import Launch
 from e2lm_bench.taskdata.readers import DataError
 
 SET_BY_THE_RUNNER = ("pretrained", "subfolder", "tokenizer", "device", "batch_size")
@@ -28,6 +29,9 @@ def lm_eval_default_seed() -> list[int | None]:
 
 
 SCORERS = ("hf-prefix", "hf")
+# parts: each process evaluates (checkpoint, task) parts of its own; requests: every process takes part in every
+# part, lm-eval splitting each task's documents among them (a model too large to evaluate one checkpoint per process)
+SPLITS = ("parts", "requests")
 
 
 @dataclass
@@ -38,7 +42,7 @@ class TrajectoryConfig:
     limit: int | None = None
     batch_size: int = 64
     device: str | None = None
-    shard: tuple[int, int] = (0, 1)
+    shard: tuple[int, int] | None = None  # (I, N): only the I-th of N parts; None: the whole plan, shared by claims
     dtype: str | None = None
     model_args: dict = field(default_factory=dict)  # for HFLM and from_pretrained, as lm-eval's --model_args
     num_fewshot: int | None = None
@@ -52,10 +56,13 @@ class TrajectoryConfig:
     prefetch: bool = True  # fetch the next checkpoint while this one is evaluated
     cleanup: bool = False  # remove a Hub checkpoint's downloaded files once its parts are written
     scorer: str = "hf-prefix"  # of SCORERS; equal log-likelihoods, hf-prefix runs a shared context once
+    split: str = "parts"  # of SPLITS: how the processes of a launch share the work
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"I/N"`` with 0 <= I < N (SLURM: ``$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT``)."""
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"I/N"`` with 0 <= I < N (SLURM: ``$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT``); None when not given."""
+    if text is None:
+        return None
     try:
         index, count = (int(part) for part in text.split("/"))
     except ValueError:
@@ -90,7 +97,7 @@ def model_arguments(config: TrajectoryConfig) -> dict:
 
 
 def plan(config: TrajectoryConfig) -> list[Checkpoint]:
-    """All checkpoints of all series, in a fixed order (every shard's, which ``config.shard`` then cuts)."""
+    """All checkpoints of all series, in a fixed order (every process's, which :func:`work_order` then arranges)."""
     if not config.tasks:
         raise TrajectoryError("no tasks given")
     if config.limit is not None and config.limit <= 0:
@@ -110,6 +117,20 @@ def plan(config: TrajectoryConfig) -> list[Checkpoint]:
     if "revision" in config.model_args and revisions:
         raise TrajectoryError(f"--model-args revision=...: the checkpoints of {revisions[0]} are revisions themselves")
     return checkpoints
+
+
+def work_order(checkpoints: list[Checkpoint], shard: tuple[int, int] | None, launch: Launch) -> list[Checkpoint]:
+    """The checkpoints a process may evaluate, in the order it tries them.
+
+    An explicit shard is the I-th of N disjoint parts, nothing else. Otherwise every checkpoint is open to every
+    process and claims decide; a launched process starts with its rank's share, so processes of equal speed each
+    take their own share, and then helps with the rest.
+    """
+    if shard is not None:
+        index, count = shard
+        return checkpoints[index::count]
+    own = checkpoints[launch.rank::launch.world_size]
+    return own + [c for c in checkpoints if c not in own]
 
 
 def load_tasks(names: list[str], include_path: str | None = None, num_fewshot: int | None = None,

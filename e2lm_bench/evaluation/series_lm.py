@@ -14,7 +14,7 @@ import json
 from lm_eval.models.huggingface import HFLM
 
 from e2lm_bench.evaluation.pipeline_rule import PipelineRuleMixin
-from e2lm_bench.evaluation.prefix_lm import PrefixSharingMixin
+from e2lm_bench.evaluation.prefix_lm import DataParallelMixin, PrefixSharingMixin
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
@@ -25,8 +25,9 @@ def tokenizer_fingerprint(tokenizer) -> str:
     return hashlib.sha256((state + specials).encode("utf-8")).hexdigest()
 
 
-class _SharedEncodingHFLM(HFLM):
-    """HFLM with the request tokenisation shared across the checkpoints of a series."""
+class _SharedEncodingHFLM(DataParallelMixin, HFLM):
+    """HFLM with the request tokenisation shared across the checkpoints of a series; data-parallel when the processes
+    of a launch evaluate one checkpoint together (``--split requests``)."""
 
     def __init__(self, *, encoded: dict, **kwargs):
         super().__init__(**kwargs)

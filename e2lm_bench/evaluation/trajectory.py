@@ -12,8 +12,8 @@ Each (model, checkpoint, task) is written atomically as soon as it finishes (``r
 with the settings that shaped its numbers (:mod:`~e2lm_bench.evaluation.resume`); a rerun skips what is
 written with the same settings and refuses to mix in other ones, so a killed run loses at most the checkpoint
 in flight. A checkpoint that fails to load is recorded and skipped (:mod:`~e2lm_bench.evaluation.records`).
-``shard=(i, n)`` runs the i-th of n disjoint parts of the work (a SLURM job array); shards write into the same
-folder and merge by it. While one checkpoint is evaluated, the next is fetched in the background
+Processes on one folder (a launch's, a SLURM array's, two terminals') share its parts through claim files
+(:mod:`~e2lm_bench.evaluation.claims`); ``shard=(i, n)`` limits a process to the i-th of n disjoint parts. While one checkpoint is evaluated, the next is fetched in the background
 (:mod:`~e2lm_bench.evaluation.fetching`).
 
 The run's settings and plan are in :mod:`~e2lm_bench.evaluation.run_plan`; this module runs it.
@@ -30,14 +30,17 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from e2lm_bench.atomic import remove_stale_temporaries
+from e2lm_bench.devices import process_device
 from e2lm_bench.errors import UserError
 from e2lm_bench.evaluation import records
 from e2lm_bench.evaluation import results as results_io
+from e2lm_bench.evaluation.claims import Claims, SharedWork
 from e2lm_bench.evaluation.fetching import CheckpointLoader, fetched
 from e2lm_bench.evaluation.harness import NO_DOCS
-from e2lm_bench.evaluation.resume import part_settings, pending, refuse_other_settings
-from e2lm_bench.evaluation.run_plan import TrajectoryConfig, TrajectoryError, load_tasks, plan
+from e2lm_bench.evaluation.resume import part_done, part_settings, pending, refuse_other_settings, settings_digest
+from e2lm_bench.evaluation.run_plan import TrajectoryConfig, TrajectoryError, load_tasks, plan, work_order
 from e2lm_bench.evaluation.series import Checkpoint
+from e2lm_bench.launch import Launch, current_launch
 
 
 @dataclass
@@ -50,11 +53,16 @@ class TrajectorySummary:
     damaged: list[str] = field(default_factory=list)  # parts found damaged and re-evaluated
     still_damaged: list[str] = field(default_factory=list)  # damaged parts left out of results.csv
     unavailable: dict[str, str] = field(default_factory=dict)  # tasks not run: their data could not be read
+    by_others: int = 0  # parts not written when the run started that other processes on the folder evaluated
+    processes_per_checkpoint: int = 1  # processes among which each task's documents were split (--split requests)
 
 
 def run_trajectory(config: TrajectoryConfig) -> TrajectorySummary:
     checkpoints = plan(config)
-    index, count = config.shard
+    launch = current_launch()
+    together = config.split == "requests" and launch.launched
+    if together:
+        join_process_group()
     out = Path(config.output)
     remove_stale_temporaries(out)  # a killed run's half-written files
     with _quiet_libraries():
@@ -64,54 +72,63 @@ def run_trajectory(config: TrajectoryConfig) -> TrajectorySummary:
             causes = list(unavailable.items())
             raise TrajectoryError(causes[0][1] if len(causes) == 1 else "; ".join(f"{n}: {why}" for n, why in causes))
         settings = {task: part_settings(config, task_dict) for task, task_dict in task_dicts.items()}
-    if not config.overwrite:  # over every shard's checkpoints: shards share the folder
+    if not config.overwrite:  # over every process's checkpoints: they share the folder
         refuse_other_settings(out, checkpoints, settings)
-    mine = checkpoints[index::count]
+    mine = work_order(checkpoints, config.shard, Launch() if together else launch)
     todo = pending(out, mine, settings, config.overwrite)
     for damage in todo.damaged:
         tqdm.write(f"re-evaluating {damage}")
     skipped = sum(len(task_dicts) for _ in mine) - sum(len(t) for t in todo.parts.values())
-    evaluated, failed = [], []
+    evaluated, failed, claimed, processes = [], [], 0, 1
     if todo.parts:
-        with _quiet_libraries():
-            _evaluate_pending(config, out, todo.parts, task_dicts, settings, evaluated, failed, unavailable)
+        digests = {task: settings_digest(values) for task, values in settings.items()}
+        with _quiet_libraries(), Claims(out, digests, label=launch.describe()) as claims:
+            work = SharedWork(todo.parts, claims, lambda c, t: part_done(out, c, t, settings[t]),
+                              finisher=launch.launched and launch.is_main and config.shard is None and not together)
+            loader = CheckpointLoader(config, device=process_device(config.device, launch), together=together)
+            _evaluate_pending(config, out, work, loader, task_dicts, settings, evaluated, failed, unavailable, launch)
+            claimed, processes = work.claimed, loader.processes_per_checkpoint
     out.mkdir(parents=True, exist_ok=True)
     records.write_failures_json(out)
     results_csv = results_io.write_results_csv(out)
     left = [f"{path}: {why}" for path, why in results_io.damaged_parts(out)]  # another shard's, or failed again
-    return TrajectorySummary(evaluated, skipped, failed, results_csv, todo.unverified, todo.damaged, left, unavailable)
+    by_others = sum(len(t) for t in todo.parts.values()) - claimed
+    return TrajectorySummary(evaluated, skipped, failed, results_csv, todo.unverified, todo.damaged, left, unavailable,
+                             by_others, processes)
 
 
-def _evaluate_pending(config, out, todo, task_dicts, settings, evaluated, failed, unavailable) -> None:
-    loader = CheckpointLoader(config)
-    progress = tqdm(total=sum(len(t) for t in todo.values()), desc="checkpoints x tasks", unit="task")
-    order = list(todo)
-    for k, (checkpoint, folder) in enumerate(fetched(loader.fetch, order, ahead=config.prefetch)):
-        tasks = todo[checkpoint]
-        following = f", prefetching {order[k + 1].name}" if config.prefetch and k + 1 < len(order) else ""
-        progress.set_postfix_str(f"{checkpoint.model}:{checkpoint.name}{following}")
+def _evaluate_pending(config, out, work, loader, task_dicts, settings, evaluated, failed, unavailable, launch) -> None:
+    together = loader.together
+    progress = tqdm(total=sum(len(t) for t in work.parts.values()), desc="checkpoints x tasks", unit="task",
+                    position=launch.rank if launch.launched else None, disable=together and not launch.is_main)
+    take = work.take_together if together else work.take
+    for checkpoint, folder in fetched(loader.fetch, take, ahead=config.prefetch):
+        tasks = work.tasks[checkpoint]
+        progress.set_postfix_str(f"{checkpoint.model}:{checkpoint.name}")
         lm = None  # the previous checkpoint's weights go before the next one's arrive
         try:
             lm = loader.lm_for(checkpoint, folder.result())
         except Exception as err:  # a broken checkpoint must not stop the series
             failed.append(records.record_failure(out, checkpoint, err, config.hub_token))
             progress.update(len(tasks))
+            for task in tasks:
+                work.claims.release(checkpoint, task)
             loader.release(checkpoint)
             continue
         records.clear_failure(out, checkpoint)
         for task in tasks:
             progress.update(1)
-            if task in unavailable:
-                continue
             try:
-                evaluate_checkpoint_task(lm, checkpoint, task, task_dicts[task], out, config, settings[task])
+                if task not in unavailable:
+                    evaluate_checkpoint_task(lm, checkpoint, task, task_dicts[task], out, config, settings[task])
+                    evaluated.append((checkpoint.model, checkpoint.name, task))
             except UserError as err:  # the task cannot be scored with this model (e.g. a slow tokenizer): the others can
                 if not evaluated and sum(t in unavailable for t in task_dicts) + 1 == len(task_dicts):
                     raise  # nothing at all could be evaluated: that is the run's error
                 unavailable[task] = f"{checkpoint.location}: {err}"
                 tqdm.write(f"not run: {task}: {unavailable[task]}")
-                continue
-            evaluated.append((checkpoint.model, checkpoint.name, task))
+            finally:
+                work.claims.release(checkpoint, task)
         results_io.write_results_csv(out)
         loader.release(checkpoint)
     progress.close()
@@ -152,6 +169,8 @@ def evaluate_checkpoint_task(lm, checkpoint: Checkpoint, task: str, task_dict: d
         if NO_DOCS not in str(err):
             raise
         output = {}
+    if output is None:  # a process of a launch evaluating this part together with the first one, which writes it
+        return
     rows = records.result_rows(output, checkpoint)
     if not rows:  # nothing evaluated: nothing to record as done
         raise TrajectoryError(f"{task} on {checkpoint.location}: no documents evaluated, no metric returned "
@@ -160,6 +179,18 @@ def evaluate_checkpoint_task(lm, checkpoint: Checkpoint, task: str, task_dict: d
     results_io.part_path(*where).unlink(missing_ok=True)  # overwriting: old rows must not stand beside new samples
     records.write_samples(out, checkpoint, task, output.get("samples", {}))
     results_io.write_part(*where, rows, settings=settings)
+
+
+def join_process_group() -> None:
+    """The launch's process group, which ``--split requests`` hands every process the same checkpoint through and
+    lm-eval gathers each task's results with."""
+    from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
+
+    from e2lm_bench.evaluation.prefix_lm import join_cpu_processes
+
+    join_cpu_processes()
+    PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))  # as the Accelerator HFLM builds reads it
 
 
 def seed_as_simple_evaluate(task_dict: dict, seed: list[int | None]) -> None:
