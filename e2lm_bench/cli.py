@@ -439,7 +439,7 @@ def _trajectory(args) -> int:
     failed = bool(summary.failed or summary.still_damaged or summary.unavailable)
     if NAMES.intersection(config.tasks) and config.limit is not None:
         print("  BabyLM 2025 pipeline files not written: --limit evaluates part of each task")
-    elif NAMES.intersection(config.tasks):
+    elif NAMES.intersection(config.tasks) and current_launch().is_main:  # the launch's last to finish
         from e2lm_bench.report.babylm_pipeline import write_pipeline_outputs
 
         try:

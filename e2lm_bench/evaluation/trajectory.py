@@ -13,8 +13,8 @@ with the settings that shaped its numbers (:mod:`~e2lm_bench.evaluation.resume`)
 written with the same settings and refuses to mix in other ones, so a killed run loses at most the checkpoint
 in flight. A checkpoint that fails to load is recorded and skipped (:mod:`~e2lm_bench.evaluation.records`).
 Processes on one folder (a launch's, a SLURM array's, two terminals') share its parts through claim files
-(:mod:`~e2lm_bench.evaluation.claims`); ``shard=(i, n)`` limits a process to the i-th of n disjoint parts. While one checkpoint is evaluated, the next is fetched in the background
-(:mod:`~e2lm_bench.evaluation.fetching`).
+(:mod:`~e2lm_bench.evaluation.claims`); ``shard=(i, n)`` limits a process to the i-th of n disjoint parts.
+While one checkpoint is evaluated, the next is fetched in the background (:mod:`~e2lm_bench.evaluation.fetching`).
 
 The run's settings and plan are in :mod:`~e2lm_bench.evaluation.run_plan`; this module runs it.
 """
