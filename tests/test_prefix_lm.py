@@ -40,14 +40,19 @@ class PrefixSeriesLM(PrefixSharingMixin, SeriesLM):
 
 def write_mc_task(root):
     """A 5-shot, 4-choice task with lm-eval's default random sampler: every item has its own context."""
+    return _write_json_mc_task(root, "mc4", train=12, extra="num_fewshot: 5\n")
+
+
+def _write_json_mc_task(root, name: str, train: int, extra: str):
+    """A 4-choice task on the test sentences, its few-shot examples from the first ``train``; ``extra``: YAML lines."""
     root.mkdir(parents=True, exist_ok=True)
-    for split, sentences in (("train", SENTENCES[:12]), ("test", SENTENCES[12:])):
+    for split, sentences in (("train", SENTENCES[:train]), ("test", SENTENCES[train:])):
         with open(root / f"{split}.jsonl", "w") as f:
             f.writelines(json.dumps({"question": s, "label": i % 4}) + "\n" for i, s in enumerate(sentences))
-    (root / "mc4.yaml").write_text(
-        f"task: mc4\ndataset_path: json\n"
+    (root / f"{name}.yaml").write_text(
+        f"task: {name}\ndataset_path: json\n"
         f"dataset_kwargs:\n  data_files:\n    train: {root / 'train.jsonl'}\n    test: {root / 'test.jsonl'}\n"
-        "training_split: train\ntest_split: test\noutput_type: multiple_choice\nnum_fewshot: 5\n"
+        "training_split: train\ntest_split: test\noutput_type: multiple_choice\n" + extra +
         f"doc_to_text: \"Q: {{{{question}}}}\\nA:\"\ndoc_to_choice: {json.dumps(CHOICES)}\n"
         "doc_to_target: label\nmetric_list:\n  - metric: acc\nmetadata:\n  version: 1.0\n"
     )
@@ -425,20 +430,9 @@ def write_mmlu_early_training(root):
 def write_random_fewshot_task(root):
     """3-shot with lm-eval's default (random) sampler after a description: contexts share the description, some the
     first example too, and no more."""
-    root.mkdir(parents=True, exist_ok=True)
-    for split, sentences in (("train", SENTENCES[:8]), ("test", SENTENCES[8:])):
-        with open(root / f"{split}.jsonl", "w") as f:
-            f.writelines(json.dumps({"question": s, "label": i % 4}) + "\n" for i, s in enumerate(sentences))
-    (root / "random3.yaml").write_text(
-        f"task: random3\ndataset_path: json\n"
-        f"dataset_kwargs:\n  data_files:\n    train: {root / 'train.jsonl'}\n    test: {root / 'test.jsonl'}\n"
-        "training_split: train\ntest_split: test\noutput_type: multiple_choice\nnum_fewshot: 3\n"
-        "fewshot_config:\n  sampler: default\n"
-        "description: \"Here are some things children say, each with a reply.\\n\\n\"\n"
-        f"doc_to_text: \"Q: {{{{question}}}}\\nA:\"\ndoc_to_choice: {json.dumps(CHOICES)}\n"
-        "doc_to_target: label\nmetric_list:\n  - metric: acc\nmetadata:\n  version: 1.0\n"
-    )
-    return root
+    return _write_json_mc_task(root, "random3", train=8, extra=(
+        "num_fewshot: 3\nfewshot_config:\n  sampler: default\n"
+        "description: \"Here are some things children say, each with a reply.\\n\\n\"\n"))
 
 
 def with_positions(source, target, positions: int = 1024):
