@@ -7,6 +7,7 @@ numbers computed two ways. Parts written before settings were recorded are kept 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -121,6 +122,4 @@ def _complete(part) -> bool:
 
 def settings_digest(settings: dict) -> str:
     """A short fingerprint of a task's settings, for claims: processes with other settings must not share a folder."""
-    import hashlib
-
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
