@@ -53,6 +53,16 @@ def test_a_dead_process_claim_is_taken_over_by_the_next_generation(tmp_path, dea
         assert [p.name for p in claim_folder(tmp_path, CHECKPOINT).iterdir()] == ["zorro.1.json"]
 
 
+def test_a_killed_writers_leftover_claim_is_cleared_and_a_live_one_kept(tmp_path, dead_pid):
+    from e2lm_bench.atomic import host_name
+
+    _plant(tmp_path, 0, host=host_name(), pid=dead_pid)  # killed after writing its part, before releasing
+    _plant(tmp_path, 1, host="elsewhere", pid=1)  # touched just now: live
+    with Claims(tmp_path, {"zorro": "d"}) as claims:
+        claims.clear_dead(CHECKPOINT, "zorro")
+        assert [p.name for p in claim_folder(tmp_path, CHECKPOINT).iterdir()] == ["zorro.1.json"]
+
+
 def test_another_hosts_claim_lives_while_it_is_touched(tmp_path, monkeypatch):
     _plant(tmp_path, 3, host="elsewhere", pid=1)
     with Claims(tmp_path, {"zorro": "d"}) as claims:

@@ -96,9 +96,7 @@ class Claims:
         generations = _generations(folder, stem)
         if not generations or self.holds(checkpoint, task):
             return False
-        current = folder / f"{stem}.{max(generations)}.json"
-        holder = _read(current)
-        return self._alive(holder, current) if holder is not None else not _stale(current)
+        return self._live(folder / f"{stem}.{max(generations)}.json")
 
     def release(self, checkpoint: Checkpoint, task: str) -> None:
         self._release((checkpoint.model, checkpoint.name, task))
@@ -132,12 +130,26 @@ class Claims:
             self.held[(checkpoint.model, checkpoint.name, task)] = path
         return True
 
+    def _live(self, path: Path) -> bool:
+        """The claim's holder runs (a claim still being written counts as live until it is stale)."""
+        holder = _read(path)
+        return self._alive(holder, path) if holder is not None else not _stale(path)
+
     def _alive(self, holder: dict, path: Path) -> bool:
         if holder.get("token") == self.holder["token"]:
             return True
         if holder.get("host") == self.holder["host"]:
             return process_running(int(holder.get("pid", -1)))
         return not _stale(path)
+
+    def clear_dead(self, checkpoint: Checkpoint, task: str) -> None:
+        """Remove the claims a killed process left on a part it had written (killed between writing and releasing).
+        Meant for written parts only: a process that claims one releases it at once, so no live work is lost."""
+        folder, stem = claim_folder(self.out, checkpoint), safe_name(task)
+        for generation in _generations(folder, stem):
+            path = folder / f"{stem}.{generation}.json"
+            if not self._live(path):
+                path.unlink(missing_ok=True)
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(HEARTBEAT):
