@@ -3,6 +3,7 @@ processes started at once. Each process evaluates its share; the results equal o
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -117,3 +118,39 @@ def test_a_process_with_no_part_does_not_hold_the_others(tiny_series, data_dir, 
     counts = [tuple(map(int, SUMMARY.search(line).groups())) for line in run.stdout.splitlines() if SUMMARY.search(line)]
     assert sorted(evaluated for evaluated, _, _ in counts)[-1] >= 1 and sum(e for e, _, _ in counts) == 2, counts
     assert "split among" not in run.stdout
+
+
+FAILS_ON_ONE_PROCESS = '''
+import os, sys
+from e2lm_bench.evaluation.fetching import CheckpointLoader
+from e2lm_bench.cli import main
+
+load = CheckpointLoader.lm_for
+
+def lm_for(self, checkpoint, folder=None):
+    if os.environ["RANK"] == "1" and checkpoint.name == "checkpoint-200":
+        raise MemoryError("CUDA out of memory on this process alone")
+    return load(self, checkpoint, folder)
+
+CheckpointLoader.lm_for = lm_for
+sys.exit(main())
+'''
+
+
+def test_a_checkpoint_one_process_cannot_load_is_skipped_by_all(tiny_series, data_dir, tmp_path, single):
+    """--split requests: a load failing on one process only (one GPU out of memory) must not leave the other
+    waiting at a gather; both skip that checkpoint, record why, and evaluate the rest together."""
+    script = tmp_path / "fails_on_one_process.py"
+    script.write_text(FAILS_ON_ONE_PROCESS)
+    out = tmp_path / "run"
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                          "--master-port", str(_free_port()), str(script), *_command(tiny_series, out)[2:],
+                          "--split", "requests"], env=_env(data_dir), capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1, run.stderr[-3000:]  # a failed checkpoint: the run says so
+    lines = [line for line in run.stdout.splitlines() if SUMMARY.search(line)]
+    assert len(lines) == 2 and all("evaluated 6," in line and "failed checkpoints 1" in line for line in lines), lines
+    failures = json.loads((out / "failures.json").read_text())
+    assert [f["checkpoint"] for f in failures] == ["checkpoint-200"]
+    assert "CUDA out of memory on this process alone" in failures[0]["error"], failures  # either process's record
+    table, expected = _table(out), single[single["checkpoint"] != "checkpoint-200"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(table, expected, check_exact=False, atol=1e-5, rtol=0)

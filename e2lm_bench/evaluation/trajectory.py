@@ -109,11 +109,16 @@ def _evaluate_pending(config, out, work, loader, task_dicts, settings, evaluated
     for checkpoint, folder in fetched(loader.fetch, take, ahead=config.prefetch):
         tasks = work.tasks[checkpoint]
         progress.set_postfix_str(f"{checkpoint.model}:{checkpoint.name}")
-        lm = None  # the previous checkpoint's weights go before the next one's arrive
+        lm, error = None, None  # the previous checkpoint's weights go before the next one's arrive
         try:
             lm = loader.lm_for(checkpoint, folder.result())
         except Exception as err:  # a broken checkpoint must not stop the series
-            failed.append(records.record_failure(out, checkpoint, err, config.hub_token))
+            error = err
+        if together:
+            error = _any_process_failed(error, launch)
+        if error is not None:
+            lm = None
+            failed.append(records.record_failure(out, checkpoint, error, config.hub_token))
             progress.update(len(tasks))
             for task in tasks:
                 work.claims.release(checkpoint, task)
@@ -183,6 +188,19 @@ def evaluate_checkpoint_task(lm, checkpoint: Checkpoint, task: str, task_dict: d
     results_io.part_path(*where).unlink(missing_ok=True)  # overwriting: old rows must not stand beside new samples
     records.write_samples(out, checkpoint, task, output.get("samples", {}))
     results_io.write_part(*where, rows, settings=settings)
+
+
+def _any_process_failed(error: Exception | None, launch: Launch) -> Exception | None:
+    """With ``--split requests`` every process skips a checkpoint any of them failed to load (out of memory on one
+    GPU, say): one going on alone would wait forever for the others at lm-eval's first gather."""
+    import torch.distributed as dist
+
+    errors = [None] * launch.world_size
+    dist.all_gather_object(errors, None if error is None else f"{type(error).__name__}: {error}")
+    if error is not None:
+        return error
+    rank, message = next(((r, m) for r, m in enumerate(errors) if m is not None), (None, None))
+    return None if message is None else RuntimeError(f"process {rank} of the launch could not load it: {message}")
 
 
 def join_process_group() -> None:
