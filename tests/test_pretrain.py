@@ -203,15 +203,16 @@ def test_babylm_word_checkpoints_from_a_real_run(tmp_path):
     corpus.mkdir()
     (corpus / "childes.train").write_text("\n".join(UTTERANCES * 30_000) + "\n")  # 1.26M words
     (corpus / "childes.dev").write_text("\n".join(UTTERANCES * 10) + "\n")
-    out = pretrain(PretrainConfig(corpus=corpus, output=tmp_path / "run", preset="llama-tiny", vocab_size=300,
-                                  block_size=64, batch_size=64, max_steps=600, warmup_steps=5, save="words"))
+    out = pretrain(PretrainConfig(corpus=corpus, output=tmp_path / "run", preset="llama-tiny", vocab_size=1000,
+                                  block_size=64, batch_size=64, max_steps=360, warmup_steps=5, save="words"))
     stats = json.loads((out / "corpus_stats.json").read_text())
     words_per_step = stats["tokens_per_step"] * stats["words_per_token"]
     assert stats["words"] == 1_260_000
     assert list(stats["checkpoints"]) == ["chck_1M"]
     step = stats["checkpoints"]["chck_1M"]
     assert step * words_per_step >= 1_000_000 > (step - 1) * words_per_step
-    assert HFLM(pretrained=str(out / "chck_1M"), batch_size=2, device="cpu").model.config.vocab_size == 300
+    lm = HFLM(pretrained=str(out / "chck_1M"), batch_size=2, device="cpu")  # the corpus's words fill 327 of 1000
+    assert lm.model.config.vocab_size == len(lm.tokenizer)
 
 
 def test_world_size_counts_in_tokens_per_step_steps_and_word_checkpoints(tmp_path, monkeypatch):
