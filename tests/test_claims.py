@@ -59,7 +59,7 @@ def test_a_killed_writers_leftover_claim_is_cleared_and_a_live_one_kept(tmp_path
     _plant(tmp_path, 0, host=host_name(), pid=dead_pid)  # killed after writing its part, before releasing
     _plant(tmp_path, 1, host="elsewhere", pid=1)  # touched just now: live
     with Claims(tmp_path, {"zorro": "d"}) as claims:
-        claims.clear_dead(CHECKPOINT, "zorro")
+        claims.clear_dead(CHECKPOINT, ["zorro"])
         assert [p.name for p in claim_folder(tmp_path, CHECKPOINT).iterdir()] == ["zorro.1.json"]
 
 

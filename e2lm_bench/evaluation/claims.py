@@ -142,14 +142,20 @@ class Claims:
             return process_running(int(holder.get("pid", -1)))
         return not _stale(path)
 
-    def clear_dead(self, checkpoint: Checkpoint, task: str) -> None:
-        """Remove the claims a killed process left on a part it had written (killed between writing and releasing).
+    def clear_dead(self, checkpoint: Checkpoint, tasks) -> None:
+        """Remove the claims a killed process left on parts it had written (killed between writing and releasing).
         Meant for written parts only: a process that claims one releases it at once, so no live work is lost."""
-        folder, stem = claim_folder(self.out, checkpoint), safe_name(task)
-        for generation in _generations(folder, stem):
-            path = folder / f"{stem}.{generation}.json"
-            if not self._live(path):
-                path.unlink(missing_ok=True)
+        folder = claim_folder(self.out, checkpoint)
+        try:
+            names = set(os.listdir(folder))  # one look per checkpoint: most were never claimed, or left clean
+        except FileNotFoundError:
+            return
+        for task in tasks:
+            stem = safe_name(task)
+            for generation in _generations(folder, stem, names):
+                path = folder / f"{stem}.{generation}.json"
+                if not self._live(path):
+                    path.unlink(missing_ok=True)
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(HEARTBEAT):
@@ -170,12 +176,14 @@ def _stale(path: Path) -> bool:
         return True
 
 
-def _generations(folder: Path, stem: str) -> list[int]:
+def _generations(folder: Path, stem: str, names: set[str] | None = None) -> list[int]:
+    """The generations of a part's claim files (``names``: the folder's listing, when already read)."""
     pattern = re.compile(re.escape(stem) + r"\.(\d+)\.json$")
-    try:
-        names = os.listdir(folder)
-    except FileNotFoundError:
-        return []
+    if names is None:
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return []
     return [int(m[1]) for m in map(pattern.match, names) if m]
 
 

@@ -83,9 +83,7 @@ def run_trajectory(config: TrajectoryConfig) -> TrajectorySummary:
     digests = {task: settings_digest(values) for task, values in settings.items()}
     with _quiet_libraries(), Claims(out, digests, label=launch.describe()) as claims:
         for checkpoint in mine:  # a process killed between writing a part and releasing its claim left the claim
-            for task in task_dicts:
-                if task not in todo.parts.get(checkpoint, ()):
-                    claims.clear_dead(checkpoint, task)
+            claims.clear_dead(checkpoint, [task for task in task_dicts if task not in todo.parts.get(checkpoint, ())])
         if todo.parts:
             work = SharedWork(todo.parts, claims, lambda c, t: part_done(out, c, t, settings[t]),
                               finisher=launch.launched and launch.is_main and config.shard is None and not together)
